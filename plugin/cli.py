@@ -1,0 +1,181 @@
+"""The `amends` command group: serve, worker, db upgrade. Calls the same functions the web uses."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import click
+
+from plugin.config import Settings, load_settings
+from plugin.errors import ConfigError
+
+log = logging.getLogger("amends")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
+    )
+
+
+@click.group()
+def main() -> None:
+    """Amends: apology letters for helpdesk tickets, posted as internal notes."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+def serve(host: str, port: int) -> None:
+    """Run the web app (gunicorn) and an embedded worker, in one command."""
+    from plugin import db
+
+    settings = _settings()
+    _configure_logging(settings)
+    db.upgrade(db.make_engine(settings.database_url))
+    _warn_if_unconfigured(settings)
+    worker = _EmbeddedWorker()
+    worker.start()
+    try:
+        _Gunicorn(settings, f"{host}:{port}").run()
+    finally:
+        worker.stop()
+
+
+@main.command()
+def worker() -> None:
+    """Run a queue consumer only (scale-out: any number, sharing the database and queue)."""
+    from huey.consumer import Consumer
+
+    from plugin.runtime import build_runtime
+
+    settings = _settings()
+    _configure_logging(settings)
+    runtime = build_runtime(settings)
+    runtime.tasks.recover()
+    Consumer(
+        runtime.huey,
+        workers=settings.worker_threads,
+        worker_type="thread",
+        periodic=True,
+        initial_delay=0.05,  # SQLite is polled: keep idle polls short so notes go out fast
+        backoff=1.15,
+        max_delay=0.5,
+        check_worker_health=True,
+    ).run()
+
+
+@main.group(name="db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command()
+def upgrade() -> None:
+    """Apply Alembic migrations up to the newest."""
+    from plugin import db
+
+    settings = _settings()
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    click.echo(f"database at revision {db.current_revision(engine)}")
+
+
+def _warn_if_unconfigured(settings: Settings) -> None:
+    if not settings.zendesk_webhook_secret:
+        log.warning("AMENDS_ZENDESK_WEBHOOK_SECRET is not set: every webhook will be refused (401)")
+    if not settings.zendesk_can_post:
+        log.warning("no Zendesk credentials (AMENDS_ZENDESK_OAUTH_TOKEN or AMENDS_ZENDESK_EMAIL + "
+                    "AMENDS_ZENDESK_API_TOKEN): notes cannot be posted")
+
+
+class _EmbeddedWorker:
+    """`amends worker` as a child process, restarted if it dies, stopped with us."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self._stopping = threading.Event()
+        self._watch = threading.Thread(target=self._supervise, daemon=True)
+
+    def start(self) -> None:
+        self._spawn()
+        self._watch.start()
+
+    def _spawn(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "plugin.cli", "worker"], preexec_fn=_die_with_parent)
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(1.0):
+            code = self.proc.poll() if self.proc else None
+            if code is None:
+                continue
+            if code == 0:  # a clean stop (SIGINT/SIGTERM to our process group): we are going down too
+                return
+            log.error("embedded worker exited with %s; restarting it", code)
+            self._spawn()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # huey: finish running tasks, then exit
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if `amends serve` dies, even by kill -9."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class _Gunicorn:
+    """gunicorn's documented embedding API: https://docs.gunicorn.org/en/stable/custom.html"""
+
+    def __init__(self, settings: Settings, bind: str):
+        from gunicorn.app.base import BaseApplication
+
+        outer = self
+
+        class App(BaseApplication):
+            def load_config(self):
+                self.cfg.set("bind", bind)
+                self.cfg.set("workers", settings.web_workers)
+                self.cfg.set("threads", settings.web_threads)
+                self.cfg.set("worker_class", "gthread")
+                self.cfg.set("timeout", 30)
+                self.cfg.set("graceful_timeout", 10)
+                self.cfg.set("accesslog", None)
+
+            def load(self):
+                from plugin import create_app
+
+                # The master migrated already; workers only open connections.
+                return create_app(outer.settings, migrate=False)
+
+        self.settings = settings
+        self.app = App()
+
+    def run(self) -> None:
+        self.app.run()
+
+
+if __name__ == "__main__":
+    main()

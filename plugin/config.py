@@ -1,0 +1,157 @@
+"""Settings from the environment and `.env`; the only module that reads os.environ.
+
+Every setting is named `AMENDS_*` (see `.env.example`). `load_settings()` validates
+all of them at once and raises `ConfigError` naming the first bad one, so a
+misconfigured service stops at start-up instead of failing on the first webhook.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlparse
+
+from dotenv import dotenv_values
+
+from plugin.errors import ConfigError
+
+SUBDOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///instance/amends.db"
+    queue_url: str = "sqlite:///instance/amends-queue.db"
+    secret_key: str = ""
+    admin_password: str = ""
+    log_level: str = "INFO"
+
+    zendesk_subdomain: str = ""
+    zendesk_webhook_secret: str = field(default="", repr=False)
+    zendesk_email: str = ""
+    zendesk_api_token: str = field(default="", repr=False)
+    zendesk_oauth_token: str = field(default="", repr=False)
+    zendesk_api_url: str = ""
+
+    webhook_tolerance_seconds: int = 300
+    max_body_bytes: int = 1024 * 1024
+
+    http_timeout_seconds: float = 10.0
+    retry_max_attempts: int = 10
+    retry_base_seconds: float = 5.0
+    retry_max_delay_seconds: float = 900.0
+    lease_seconds: float = 120.0
+
+    web_workers: int = 2
+    web_threads: int = 8
+    worker_threads: int = 4
+
+    @property
+    def zendesk_base_url(self) -> str:
+        """Where Zendesk's API lives; overridable for tests and proxies."""
+        if self.zendesk_api_url:
+            return self.zendesk_api_url.rstrip("/")
+        if self.zendesk_subdomain:
+            return f"https://{self.zendesk_subdomain}.zendesk.com"
+        return ""
+
+    @property
+    def zendesk_can_post(self) -> bool:
+        return bool(self.zendesk_base_url and (self.zendesk_oauth_token or self.zendesk_api_token))
+
+
+# Name of each field's environment variable, e.g. database_url -> AMENDS_DATABASE_URL.
+def env_name(field_name: str) -> str:
+    return "AMENDS_" + field_name.upper()
+
+
+def _read_environment(env_file: str | os.PathLike | None) -> dict[str, str]:
+    """The process environment wins over `.env`, as with every twelve-factor tool."""
+    values: dict[str, str] = {}
+    path = Path(env_file) if env_file else Path.cwd() / ".env"
+    if path.is_file():
+        values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    values.update({k: v for k, v in os.environ.items() if k.startswith("AMENDS_")})
+    return values
+
+
+def _coerce(name: str, raw: str, kind: type) -> object:
+    raw = raw.strip()
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than zero, got {raw!r}")
+    return value
+
+
+def load_settings(env_file: str | os.PathLike | None = None, **overrides: object) -> Settings:
+    """Build and validate Settings; raise ConfigError naming the setting at fault."""
+    raw = _read_environment(env_file)
+    kwargs: dict[str, object] = {}
+    for f in fields(Settings):
+        name = env_name(f.name)
+        if name not in raw or raw[name] == "":
+            continue
+        default = f.default
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
+            kwargs[f.name] = raw[name].strip()
+        else:
+            kwargs[f.name] = _coerce(name, raw[name], type(default))
+    kwargs.update(overrides)
+    settings = Settings(**kwargs)
+    validate(settings)
+    return settings
+
+
+def validate(s: Settings) -> None:
+    _check_url("AMENDS_DATABASE_URL", s.database_url, ("sqlite", "postgresql", "postgresql+psycopg"))
+    _check_url("AMENDS_QUEUE_URL", s.queue_url, ("sqlite", "redis", "rediss"))
+    if s.zendesk_subdomain and not SUBDOMAIN_RE.match(s.zendesk_subdomain):
+        raise ConfigError(
+            "AMENDS_ZENDESK_SUBDOMAIN must be the subdomain only (e.g. 'acme' for "
+            f"acme.zendesk.com), got {s.zendesk_subdomain!r}"
+        )
+    if s.zendesk_api_url:
+        parsed = urlparse(s.zendesk_api_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigError(f"AMENDS_ZENDESK_API_URL must be an http(s) URL, got {s.zendesk_api_url!r}")
+    if s.zendesk_email and not s.zendesk_api_token:
+        raise ConfigError("AMENDS_ZENDESK_API_TOKEN is missing: it is required with AMENDS_ZENDESK_EMAIL")
+    if s.zendesk_api_token and not s.zendesk_email:
+        raise ConfigError("AMENDS_ZENDESK_EMAIL is missing: it is required with AMENDS_ZENDESK_API_TOKEN")
+    needs_account = s.zendesk_webhook_secret or s.zendesk_api_token or s.zendesk_oauth_token
+    if needs_account and not s.zendesk_subdomain:
+        raise ConfigError(
+            "AMENDS_ZENDESK_SUBDOMAIN is missing: it names the Zendesk account the other "
+            "AMENDS_ZENDESK_* settings belong to"
+        )
+    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"AMENDS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {s.log_level!r}")
+    # A lease shorter than one attempt could let two workers post the same note.
+    attempt_budget = 4 * s.http_timeout_seconds
+    if s.lease_seconds < attempt_budget:
+        raise ConfigError(
+            f"AMENDS_LEASE_SECONDS must be at least 4 x AMENDS_HTTP_TIMEOUT_SECONDS "
+            f"({attempt_budget:g}), got {s.lease_seconds:g}"
+        )
+
+
+def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme not in schemes:
+        raise ConfigError(f"{name} must start with one of {', '.join(s + '://' for s in schemes)}; got {url!r}")
+    if parsed.scheme == "sqlite" and not url.startswith("sqlite:///"):
+        raise ConfigError(f"{name} must look like sqlite:///path/to/file.db, got {url!r}")
+    if parsed.scheme != "sqlite" and not parsed.hostname:
+        raise ConfigError(f"{name} has no host: {url!r}")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a sqlite:/// URL, made absolute against the working directory."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(url[len("sqlite:///"):]).expanduser().resolve()

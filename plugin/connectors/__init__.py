@@ -1,0 +1,16 @@
+"""The helpdesk registry: one slug, one connector module."""
+
+from __future__ import annotations
+
+import requests
+
+from plugin.config import Settings
+from plugin.connectors.base import Connector
+from plugin.connectors.zendesk import ZendeskConnector
+
+REGISTRY: dict[str, type[Connector]] = {ZendeskConnector.slug: ZendeskConnector}
+
+
+def get_connector(slug: str, settings: Settings, session: requests.Session | None = None) -> Connector | None:
+    cls = REGISTRY.get(slug)
+    return cls(settings, session) if cls else None

@@ -1,0 +1,99 @@
+"""The Connector interface every helpdesk implements, and the HTTP error mapping they share.
+
+Parsing methods make no network calls. `fetch_ticket`, `find_note` and the
+posting methods are the only network calls, through an injected
+`requests.Session`, and they raise the typed errors of plugin.errors.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from abc import ABC, abstractmethod
+from typing import Mapping
+
+import requests
+
+from plugin.errors import AuthError, NotFound, PermanentError, RateLimited, TransientError
+from plugin.models import Ticket, TicketEvent
+
+
+class Connector(ABC):
+    slug: str = ""
+
+    @abstractmethod
+    def verify(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Raise SignatureError unless the raw body is signed by the helpdesk."""
+
+    @abstractmethod
+    def parse_event(self, headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
+        """The event, or None for an event type we ignore; PayloadError when malformed."""
+
+    @abstractmethod
+    def fetch_ticket(self, event: TicketEvent) -> Ticket:
+        """Complete a thin event from the helpdesk API."""
+
+    @abstractmethod
+    def find_note(self, ticket_id: str, marker: str) -> bool:
+        """Whether a note carrying `marker` is already on the ticket."""
+
+    @abstractmethod
+    def post_internal_note(self, ticket_id: str, body: str) -> None:
+        """Add a private note; never public."""
+
+    @abstractmethod
+    def add_tags(self, ticket_id: str, tags: list[str]) -> None:
+        """Add tags, keeping the ones the ticket already has."""
+
+
+def retry_after_seconds(value: str | None, default: float = 60.0, now: float | None = None) -> float:
+    """Retry-After is seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return default
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return default
+    return max(0.0, when - (now or time.time()))
+
+
+def raise_for_response(response: requests.Response, what: str) -> None:
+    """Map an HTTP answer to our error tree; return quietly on 2xx."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    reason = f"{what}: HTTP {status} {_short_body(response)}".strip()
+    if status == 429:
+        raise RateLimited(reason, retry_after_seconds(response.headers.get("Retry-After")), status)
+    if status in (401, 403):
+        raise AuthError(reason, status)
+    if status == 404:
+        raise NotFound(reason, status)
+    if status >= 500 or status in (408, 409):
+        # 409 is Zendesk's answer to concurrent updates of one ticket: try again.
+        if status == 503 and response.headers.get("Retry-After"):
+            raise RateLimited(reason, retry_after_seconds(response.headers.get("Retry-After")), status)
+        raise TransientError(reason, status)
+    raise PermanentError(reason, status)
+
+
+def send(session: requests.Session, method: str, url: str, what: str, timeout: float, **kwargs) -> requests.Response:
+    """One HTTP call; network failures become TransientError."""
+    try:
+        response = session.request(method, url, timeout=(min(5.0, timeout), timeout), **kwargs)
+    except requests.Timeout as exc:
+        raise TransientError(f"{what}: timed out ({exc.__class__.__name__})") from None
+    except requests.ConnectionError as exc:
+        raise TransientError(f"{what}: connection failed ({exc.__class__.__name__})") from None
+    raise_for_response(response, what)
+    return response
+
+
+def _short_body(response: requests.Response) -> str:
+    text = (response.text or "").strip().replace("\n", " ")
+    return text[:200]

@@ -1,0 +1,229 @@
+"""Zendesk: webhook verification and parsing, ticket fetch, private notes and tags.
+
+Webhooks:  https://developer.zendesk.com/documentation/webhooks/verifying/
+Events:    https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/
+Tickets:   https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/
+Comments:  https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/
+Tags:      https://developer.zendesk.com/api-reference/ticketing/ticket-management/tags/
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+import requests
+
+from plugin import signatures
+from plugin.config import Settings
+from plugin.connectors.base import Connector, send
+from plugin.errors import PayloadError
+from plugin.models import Person, Ticket, TicketEvent
+
+SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
+INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
+EVENT_TYPE_PREFIX = "zen:event-type:"
+SUPPORTED_KINDS = frozenset({"ticket.created"})
+MAX_COMMENT_PAGES = 20
+
+
+class ZendeskConnector(Connector):
+    slug = "zendesk"
+
+    def __init__(self, settings: Settings, session: requests.Session | None = None):
+        self.settings = settings
+        self.account = settings.zendesk_subdomain
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = "amends/0.1 (+https://github.com/amends)"
+        if settings.zendesk_oauth_token:
+            self.session.headers["Authorization"] = f"Bearer {settings.zendesk_oauth_token}"
+        elif settings.zendesk_api_token:
+            # API token auth: "{email}/token" as the user name.
+            self.session.auth = (f"{settings.zendesk_email}/token", settings.zendesk_api_token)
+
+    # --- no network --------------------------------------------------------
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> None:
+        signatures.verify(
+            self.settings.zendesk_webhook_secret,
+            headers.get(SIGNATURE_HEADER),
+            headers.get(TIMESTAMP_HEADER),
+            body,
+            tolerance_seconds=self.settings.webhook_tolerance_seconds,
+        )
+
+    def parse_event(self, headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PayloadError(f"body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise PayloadError("body must be a JSON object")
+        keys = []
+        invocation = headers.get(INVOCATION_HEADER)
+        if invocation:
+            keys.append(f"invocation:{invocation.strip()}")
+        if isinstance(data.get("type"), str) and "detail" in data:
+            return self._parse_subscription(data, keys)
+        if isinstance(data.get("ticket"), dict):
+            return self._parse_trigger(data, keys)
+        raise PayloadError(
+            "unrecognised body: expected a Zendesk event ('type' and 'detail') "
+            "or the trigger body from the README ('ticket')"
+        )
+
+    def _parse_subscription(self, data: dict[str, Any], keys: list[str]) -> TicketEvent | None:
+        event_type = data["type"]
+        kind = event_type[len(EVENT_TYPE_PREFIX):] if event_type.startswith(EVENT_TYPE_PREFIX) else event_type
+        if kind not in SUPPORTED_KINDS:
+            return None
+        detail = data["detail"]
+        if not isinstance(detail, dict):
+            raise PayloadError("'detail' must be an object")
+        ticket_id = _ticket_id(detail.get("id"))
+        if data.get("id"):
+            keys.append(f"event:{data['id']}")
+        via = detail.get("via") if isinstance(detail.get("via"), dict) else {}
+        return TicketEvent(
+            helpdesk=self.slug,
+            account=self.account,
+            ticket_id=ticket_id,
+            kind=kind,
+            delivery_keys=tuple(keys),
+            occurred_at=str(data.get("time") or ""),
+            subject=_text(detail.get("subject")),
+            description=_text(detail.get("description")),
+            requester=Person(id=_text(detail.get("requester_id"))),
+            tags=_tags(detail.get("tags")),
+            channel=_text(via.get("channel")),
+        )
+
+    def _parse_trigger(self, data: dict[str, Any], keys: list[str]) -> TicketEvent | None:
+        kind = _text(data.get("event")) or "ticket.created"
+        if kind not in SUPPORTED_KINDS:
+            return None
+        ticket = data["ticket"]
+        ticket_id = _ticket_id(ticket.get("id"))
+        requester = ticket.get("requester") if isinstance(ticket.get("requester"), dict) else {}
+        organization = ticket.get("organization")
+        if isinstance(organization, dict):
+            organization = organization.get("name")
+        name = _text(requester.get("name")) or _text(requester.get("first_name"))
+        return TicketEvent(
+            helpdesk=self.slug,
+            account=self.account,
+            ticket_id=ticket_id,
+            kind=kind,
+            delivery_keys=tuple(keys),
+            subject=_text(ticket.get("subject")),
+            description=_text(ticket.get("description")),
+            requester=Person(
+                id=_text(requester.get("id")),
+                name=name,
+                email=_text(requester.get("email")),
+                locale=_text(requester.get("locale")),
+            ),
+            organization=_text(organization),
+            tags=_tags(ticket.get("tags")),
+            channel=_text(ticket.get("via")),
+        )
+
+    # --- network -----------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self.settings.zendesk_base_url}{path}"
+
+    def _send(self, method: str, path: str, what: str, **kwargs) -> requests.Response:
+        return send(self.session, method, self._url(path), what, self.settings.http_timeout_seconds, **kwargs)
+
+    def fetch_ticket(self, event: TicketEvent) -> Ticket:
+        response = self._send(
+            "GET", f"/api/v2/tickets/{event.ticket_id}.json", "fetch ticket",
+            params={"include": "users,organizations"},
+        )
+        return ticket_from_show_response(response.json(), fallback=event)
+
+    def find_note(self, ticket_id: str, marker: str) -> bool:
+        """Newest first, cursor pagination; our note is normally among the last few."""
+        url = self._url(f"/api/v2/tickets/{ticket_id}/comments.json")
+        params: dict[str, Any] | None = {"page[size]": 100, "sort": "-created_at"}
+        for _ in range(MAX_COMMENT_PAGES):
+            response = send(self.session, "GET", url, "list comments", self.settings.http_timeout_seconds,
+                            params=params)
+            page = response.json()
+            for comment in page.get("comments") or []:
+                text = " ".join(str(comment.get(k) or "") for k in ("body", "plain_body", "html_body"))
+                if marker in text:
+                    return True
+            next_url = (page.get("links") or {}).get("next") or page.get("next_page")
+            if not next_url or not (page.get("meta") or {}).get("has_more", True):
+                return False
+            url, params = next_url, None
+        return False
+
+    def post_internal_note(self, ticket_id: str, body: str) -> None:
+        # `public: false` is always explicit: a ticket's first comment sets the default.
+        payload = {"ticket": {"comment": {"body": body, "public": False}}}
+        self._send("PUT", f"/api/v2/tickets/{ticket_id}.json", "post note", json=payload)
+
+    def add_tags(self, ticket_id: str, tags: list[str]) -> None:
+        # PUT adds; POST would replace every tag the ticket has.
+        self._send("PUT", f"/api/v2/tickets/{ticket_id}/tags.json", "add tags", json={"tags": tags})
+
+
+def ticket_from_show_response(data: dict[str, Any], fallback: TicketEvent | None = None) -> Ticket:
+    """A Ticket from GET /api/v2/tickets/{id}.json?include=users,organizations."""
+    raw = data.get("ticket") or {}
+    users = {str(u.get("id")): u for u in data.get("users") or [] if isinstance(u, dict)}
+    orgs = {str(o.get("id")): o for o in data.get("organizations") or [] if isinstance(o, dict)}
+
+    def person(user_id: Any) -> Person:
+        user = users.get(str(user_id)) or {}
+        return Person(id=_text(user_id), name=_text(user.get("name")), email=_text(user.get("email")),
+                      locale=_text(user.get("locale")))
+
+    org = orgs.get(str(raw.get("organization_id"))) or {}
+    fields = tuple(
+        (str(f.get("id")), _text(f.get("value")))
+        for f in raw.get("custom_fields") or []
+        if isinstance(f, dict) and f.get("value") not in (None, "", [])
+    )
+    via = raw.get("via") if isinstance(raw.get("via"), dict) else {}
+    return Ticket(
+        id=_text(raw.get("id")) or (fallback.ticket_id if fallback else ""),
+        subject=_text(raw.get("subject")) or (fallback.subject if fallback else ""),
+        description=_text(raw.get("description")) or (fallback.description if fallback else ""),
+        requester=person(raw.get("requester_id")),
+        organization=_text(org.get("name")) or (fallback.organization if fallback else ""),
+        tags=_tags(raw.get("tags")),
+        channel=_text(via.get("channel")),
+        custom_fields=fields,
+        assignee=person(raw.get("assignee_id")) if raw.get("assignee_id") else Person(),
+    )
+
+
+def _ticket_id(value: Any) -> str:
+    text = _text(value)
+    if not text:
+        raise PayloadError("no ticket id in the body")
+    if not text.isdigit() or int(text) <= 0:
+        raise PayloadError(f"ticket id must be a positive integer, got {text[:40]!r}")
+    return str(int(text))
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        return ""
+    return str(value).strip()
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    # Event payloads send a list; trigger placeholders render tags space-separated.
+    if isinstance(value, str):
+        return tuple(value.split())
+    if isinstance(value, list):
+        return tuple(str(t) for t in value if t)
+    return ()

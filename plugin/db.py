@@ -1,0 +1,416 @@
+"""Tables, engine, migrations and every query. The only module with SQL.
+
+An event's row is the source of truth for its progress; the queue only carries
+wake-ups. So a worker killed at any moment loses nothing: unfinished rows are
+found again (`recoverable`) and claimed under a lease (`claim`), and a claim is
+fenced by its owner so a worker whose lease ran out cannot overwrite a newer one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from plugin.config import sqlite_path
+from plugin.models import Suggestion, TicketEvent
+
+metadata = sa.MetaData()
+
+# Event status: queued -> processing -> (retrying -> processing)* -> posted | failed | skipped
+QUEUED, PROCESSING, RETRYING, POSTED, FAILED, SKIPPED = (
+    "queued", "processing", "retrying", "posted", "failed", "skipped",
+)
+UNFINISHED = (QUEUED, PROCESSING, RETRYING)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("helpdesk", sa.String(32), nullable=False),
+    sa.Column("account", sa.String(255), nullable=False),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("next_attempt_at", sa.Float),
+    sa.Column("lease_owner", sa.String(128)),
+    sa.Column("lease_until", sa.Float),
+    sa.Column("note_marker", sa.String(64), nullable=False),
+    sa.Column("post_started_at", sa.Float),
+    sa.Column("note_posted_at", sa.Float),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("last_error", sa.Text),
+    sa.UniqueConstraint("helpdesk", "account", "ticket_id", "kind", name="uq_events_ticket_kind"),
+    sa.Index("ix_events_status_next", "status", "next_attempt_at"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("helpdesk", sa.String(32), nullable=False),
+    sa.Column("account", sa.String(255), nullable=False),
+    sa.Column("delivery_key", sa.String(255), nullable=False),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("events.id"), nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("helpdesk", "account", "delivery_key", name="uq_deliveries_key"),
+)
+
+suggestions = sa.Table(
+    "suggestions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("events.id"), nullable=False, unique=True),
+    sa.Column("helpdesk", sa.String(32), nullable=False),
+    sa.Column("account", sa.String(255), nullable=False),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("runner_up", sa.String(64)),
+    sa.Column("evidence", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("letter", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("events.id"), nullable=False, index=True),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("worker", sa.String(128), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("error", sa.Text),
+)
+
+
+# --- engine and migrations -------------------------------------------------
+
+def sqlalchemy_url(url: str) -> str:
+    """Our settings accept postgresql://; SQLAlchemy needs the psycopg 3 driver named."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = sqlalchemy_url(url)
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+        sa_event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets the web and the worker read while one writes; NORMAL sync keeps
+    # every commit across a process kill (only an OS crash could lose the last ones).
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def alembic_config(engine: Engine):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Several processes may start at once; only one migrates at a time."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(727274)"))
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(727274)"))
+                conn.commit()
+        return
+    path = Path(engine.url.database or "amends.db").with_suffix(".migrate.lock")
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
+    with _migration_lock(engine):
+        command.upgrade(alembic_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))
+
+
+# --- receiving ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Accepted:
+    event_id: int
+    duplicate: bool
+
+
+def note_marker(event: TicketEvent) -> str:
+    """Stable per (helpdesk, account, ticket, kind): the same event always has the same marker."""
+    import hashlib
+
+    key = f"{event.helpdesk}/{event.account}/{event.ticket_id}/{event.kind}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def accept_event(engine: Engine, event: TicketEvent, now: float | None = None) -> Accepted:
+    """Store a new event and its delivery keys in one transaction, or report a repeat.
+
+    Both unique constraints (per delivery, per ticket+kind) decide; whichever
+    fires first makes this a duplicate and nothing is written.
+    """
+    now = now or time.time()
+    try:
+        with engine.begin() as conn:
+            event_id = conn.execute(
+                events.insert().values(
+                    helpdesk=event.helpdesk,
+                    account=event.account,
+                    ticket_id=event.ticket_id,
+                    kind=event.kind,
+                    payload=json.dumps(event.to_dict()),
+                    status=QUEUED,
+                    attempts=0,
+                    received_at=now,
+                    updated_at=now,
+                    note_marker=note_marker(event),
+                )
+            ).inserted_primary_key[0]
+            if event.delivery_keys:
+                conn.execute(
+                    deliveries.insert(),
+                    [
+                        dict(helpdesk=event.helpdesk, account=event.account, delivery_key=key,
+                             event_id=event_id, received_at=now)
+                        for key in event.delivery_keys
+                    ],
+                )
+        return Accepted(event_id, duplicate=False)
+    except IntegrityError:
+        return Accepted(_existing_event_id(engine, event) or 0, duplicate=True)
+
+
+def _existing_event_id(engine: Engine, event: TicketEvent) -> int | None:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(events.c.id).where(
+                events.c.helpdesk == event.helpdesk,
+                events.c.account == event.account,
+                events.c.ticket_id == event.ticket_id,
+                events.c.kind == event.kind,
+            )
+        ).scalar()
+
+
+# --- working -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Claim:
+    event_id: int
+    attempt: int
+    owner: str
+    event: TicketEvent
+    note_marker: str
+    post_started: bool
+    note_posted: bool
+
+
+def claim(engine: Engine, event_id: int, owner: str, lease_seconds: float, now: float | None = None) -> Claim | None:
+    """Take the event for one attempt, or None if it is finished, leased, or not due."""
+    now = now or time.time()
+    due = sa.or_(
+        sa.and_(events.c.status.in_((QUEUED, RETRYING)),
+                sa.or_(events.c.next_attempt_at.is_(None), events.c.next_attempt_at <= now + 0.5)),
+        sa.and_(events.c.status == PROCESSING, events.c.lease_until < now),
+    )
+    with engine.begin() as conn:
+        result = conn.execute(
+            events.update()
+            .where(events.c.id == event_id, due)
+            .values(status=PROCESSING, lease_owner=owner, lease_until=now + lease_seconds,
+                    attempts=events.c.attempts + 1, updated_at=now)
+        )
+        if result.rowcount != 1:
+            return None
+        row = conn.execute(sa.select(events).where(events.c.id == event_id)).mappings().one()
+    return Claim(
+        event_id=event_id,
+        attempt=row["attempts"],
+        owner=owner,
+        event=TicketEvent.from_dict(json.loads(row["payload"])),
+        note_marker=row["note_marker"],
+        post_started=row["post_started_at"] is not None,
+        note_posted=row["note_posted_at"] is not None,
+    )
+
+
+def _fenced(c: Claim):
+    return sa.and_(events.c.id == c.event_id, events.c.lease_owner == c.owner, events.c.status == PROCESSING)
+
+
+def mark_post_started(engine: Engine, c: Claim, now: float | None = None) -> bool:
+    """Written before the note is sent: a later attempt then checks the ticket first."""
+    now = now or time.time()
+    with engine.begin() as conn:
+        result = conn.execute(events.update().where(_fenced(c)).values(post_started_at=now, updated_at=now))
+    return result.rowcount == 1
+
+
+def mark_note_posted(engine: Engine, c: Claim, now: float | None = None) -> None:
+    now = now or time.time()
+    with engine.begin() as conn:
+        conn.execute(events.update().where(_fenced(c)).values(note_posted_at=now, updated_at=now))
+
+
+def finish(engine: Engine, c: Claim, status: str, error: str | None = None, now: float | None = None) -> bool:
+    now = now or time.time()
+    with engine.begin() as conn:
+        result = conn.execute(
+            events.update().where(_fenced(c)).values(
+                status=status, last_error=error, finished_at=now, updated_at=now,
+                lease_owner=None, lease_until=None, next_attempt_at=None,
+            )
+        )
+    return result.rowcount == 1
+
+
+def schedule_retry(engine: Engine, c: Claim, delay: float, error: str, now: float | None = None) -> bool:
+    now = now or time.time()
+    with engine.begin() as conn:
+        result = conn.execute(
+            events.update().where(_fenced(c)).values(
+                status=RETRYING, last_error=error, next_attempt_at=now + delay, updated_at=now,
+                lease_owner=None, lease_until=None,
+            )
+        )
+    return result.rowcount == 1
+
+
+def record_attempt(engine: Engine, c: Claim, started_at: float, outcome: str,
+                   http_status: int | None = None, error: str | None = None) -> None:
+    with engine.begin() as conn:
+        conn.execute(attempts.insert().values(
+            event_id=c.event_id, number=c.attempt, worker=c.owner, started_at=started_at,
+            finished_at=time.time(), outcome=outcome, http_status=http_status, error=error,
+        ))
+
+
+def save_suggestion(engine: Engine, c: Claim, s: Suggestion, now: float | None = None) -> None:
+    """One row per event; a later attempt replaces what an earlier one composed."""
+    now = now or time.time()
+    values = dict(
+        helpdesk=c.event.helpdesk, account=c.event.account, ticket_id=c.event.ticket_id,
+        category=s.classification.category, confidence=s.classification.confidence,
+        runner_up=s.classification.runner_up, evidence=json.dumps(list(s.classification.evidence)),
+        subject=s.subject, letter=s.letter, note=s.note, tags=json.dumps(list(s.tags)), created_at=now,
+    )
+    with engine.begin() as conn:
+        updated = conn.execute(suggestions.update().where(suggestions.c.event_id == c.event_id).values(**values))
+        if updated.rowcount == 0:
+            conn.execute(suggestions.insert().values(event_id=c.event_id, **values))
+
+
+def recoverable(engine: Engine, now: float | None = None, overdue_by: float | None = None) -> list[tuple[int, float]]:
+    """Unfinished events and when each may next be tried: (event id, not-before time).
+
+    At start-up (`overdue_by=None`) that is every unfinished event. The periodic
+    sweep passes `overdue_by` to pick only events whose wake-up is that late,
+    i.e. lost: a queued event nobody claimed, a retry whose time has long
+    passed, a lease that ran out.
+    """
+    now = now or time.time()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(events.c.id, events.c.status, events.c.updated_at, events.c.next_attempt_at,
+                      events.c.lease_until)
+            .where(events.c.status.in_(UNFINISHED))
+            .order_by(events.c.id)
+        ).all()
+    due: list[tuple[int, float]] = []
+    for event_id, status, updated_at, next_attempt_at, lease_until in rows:
+        if status == PROCESSING:
+            not_before = lease_until or now
+        elif status == RETRYING:
+            not_before = next_attempt_at or now
+        else:
+            not_before = updated_at
+        if overdue_by is None:
+            due.append((event_id, max(not_before, now)))
+        elif not_before <= now - overdue_by:
+            due.append((event_id, now))
+    return due
+
+
+# --- reading (admin log, tests, CLI) ------------------------------------------
+
+def get_event(engine: Engine, event_id: int) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(events).where(events.c.id == event_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def list_events(engine: Engine, limit: int = 100) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(events).order_by(events.c.id.desc()).limit(limit)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def get_suggestion(engine: Engine, event_id: int) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(suggestions).where(suggestions.c.event_id == event_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def list_attempts(engine: Engine, event_id: int) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(attempts).where(attempts.c.event_id == event_id).order_by(attempts.c.id)
+        ).mappings().all()
+    return [dict(r) for r in rows]

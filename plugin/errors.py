@@ -1,0 +1,79 @@
+"""The exception tree. Raised inside, caught only at the boundaries.
+
+    AmendsError
+    ├── ConfigError              a setting is missing or invalid      → start-up stops, exit 2
+    ├── WebhookRejected          a delivery we refuse                  → 4xx with the reason
+    │   ├── SignatureError       bad, missing or stale signature       → 401
+    │   ├── PayloadError         malformed JSON, no ticket id          → 400
+    │   └── UnsupportedMediaType not JSON                              → 415
+    └── HelpdeskError            the helpdesk API failed               → the task retries or fails
+        ├── RetryableError       worth another attempt later
+        │   ├── RateLimited      429; carries retry_after seconds
+        │   └── TransientError   5xx, timeout, connection error
+        └── PermanentError       retrying cannot help; the reason is recorded
+            ├── AuthError        401/403: credentials wrong or missing
+            └── NotFound         404: the ticket is gone
+"""
+
+from __future__ import annotations
+
+
+class AmendsError(Exception):
+    """Base of every error Amends raises on purpose."""
+
+
+class ConfigError(AmendsError):
+    """A setting is missing or invalid; the message names it."""
+
+
+class WebhookRejected(AmendsError):
+    status = 400
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SignatureError(WebhookRejected):
+    status = 401
+
+
+class PayloadError(WebhookRejected):
+    status = 400
+
+
+class UnsupportedMediaType(WebhookRejected):
+    status = 415
+
+
+class HelpdeskError(AmendsError):
+    def __init__(self, reason: str, status: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class RetryableError(HelpdeskError):
+    pass
+
+
+class RateLimited(RetryableError):
+    def __init__(self, reason: str, retry_after: float, status: int | None = 429):
+        super().__init__(reason, status)
+        self.retry_after = retry_after
+
+
+class TransientError(RetryableError):
+    pass
+
+
+class PermanentError(HelpdeskError):
+    pass
+
+
+class AuthError(PermanentError):
+    pass
+
+
+class NotFound(PermanentError):
+    pass

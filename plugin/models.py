@@ -1,0 +1,103 @@
+"""Plain data shared by every part: TicketEvent, Ticket, Classification, Suggestion. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str = ""
+    name: str = ""
+    email: str = ""
+    locale: str = ""
+
+    @property
+    def first_name(self) -> str:
+        parts = self.name.split()
+        return parts[0] if parts else ""
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    """One webhook delivery, parsed; what the queue carries (as its database row)."""
+
+    helpdesk: str
+    account: str
+    ticket_id: str
+    kind: str  # e.g. "ticket.created"
+    delivery_keys: tuple[str, ...] = ()
+    occurred_at: str = ""
+    subject: str = ""
+    description: str = ""
+    requester: Person = field(default_factory=Person)
+    organization: str = ""
+    tags: tuple[str, ...] = ()
+    channel: str = ""
+    custom_fields: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_thin(self) -> bool:
+        """Event subscriptions carry ids, not names: the worker must fetch the rest."""
+        return not (self.requester.name and self.description)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TicketEvent":
+        data = dict(data)
+        data["requester"] = Person(**data.get("requester") or {})
+        data["delivery_keys"] = tuple(data.get("delivery_keys") or ())
+        data["tags"] = tuple(data.get("tags") or ())
+        data["custom_fields"] = tuple(tuple(pair) for pair in data.get("custom_fields") or ())
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """Everything the letter may use, from the event and, when thin, the helpdesk API."""
+
+    id: str
+    subject: str
+    description: str
+    requester: Person
+    organization: str = ""
+    tags: tuple[str, ...] = ()
+    channel: str = ""
+    custom_fields: tuple[tuple[str, str], ...] = ()
+    assignee: Person = field(default_factory=Person)
+
+    @classmethod
+    def from_event(cls, event: TicketEvent) -> "Ticket":
+        return cls(
+            id=event.ticket_id,
+            subject=event.subject,
+            description=event.description,
+            requester=event.requester,
+            organization=event.organization,
+            tags=event.tags,
+            channel=event.channel,
+            custom_fields=event.custom_fields,
+        )
+
+
+@dataclass(frozen=True)
+class Classification:
+    category: str
+    confidence: float
+    runner_up: str = ""
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What gets posted: the note body and the tags to add."""
+
+    classification: Classification
+    subject: str
+    letter: str
+    note: str
+    tags: tuple[str, ...]
+    to_fill: tuple[str, ...] = ()

@@ -1,0 +1,35 @@
+"""The long-lived parts one process shares: settings, engine, queue, tasks, connectors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from huey.api import Huey
+from sqlalchemy.engine import Engine
+
+from plugin import db
+from plugin.config import Settings
+from plugin.connectors import REGISTRY
+from plugin.connectors.base import Connector
+from plugin.queue import make_huey
+from plugin.tasks import Tasks
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    huey: Huey
+    tasks: Tasks
+    connectors: dict[str, Connector] = field(default_factory=dict)
+
+
+def build_runtime(settings: Settings, migrate: bool = True, immediate: bool = False) -> Runtime:
+    engine = db.make_engine(settings.database_url)
+    if migrate:
+        db.upgrade(engine)
+    huey = make_huey(settings, immediate=immediate)
+    tasks = Tasks(settings, huey, engine)
+    # Web-side connectors only parse and verify; the worker makes its own per thread.
+    connectors = {slug: cls(settings) for slug, cls in REGISTRY.items()}
+    return Runtime(settings, engine, huey, tasks, connectors)

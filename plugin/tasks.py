@@ -1,0 +1,76 @@
+"""Task bodies and retry policy: the queue carries only event ids; the database holds the state.
+
+`Tasks` binds the two tasks to one Huey instance, under fixed names, so the web
+process (which only enqueues) and the worker (which runs them) agree on them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+from huey import crontab
+from huey.api import Huey
+from sqlalchemy.engine import Engine
+
+from plugin import db, pipeline
+from plugin.config import Settings
+from plugin.connectors import get_connector
+
+log = logging.getLogger(__name__)
+
+SWEEP_STALE_SECONDS = 60.0
+
+
+class Tasks:
+    def __init__(self, settings: Settings, huey: Huey, engine: Engine):
+        self.settings = settings
+        self.huey = huey
+        self.engine = engine
+        # One name per worker process; a claim's lease records it.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._local = threading.local()
+        self.process = huey.task(name="amends.process_event")(self._process)
+        self.sweep = huey.periodic_task(crontab(minute="*"), name="amends.sweep")(self._sweep)
+
+    def connector(self, helpdesk: str):
+        # requests.Session is not thread-safe: one connector per worker thread.
+        cache = self._local.__dict__.setdefault("connectors", {})
+        if helpdesk not in cache:
+            cache[helpdesk] = get_connector(helpdesk, self.settings)
+        return cache[helpdesk]
+
+    def enqueue(self, event_id: int, not_before: float | None = None) -> None:
+        if not_before and not_before > time.time() + 0.05:
+            eta = datetime.fromtimestamp(not_before, tz=timezone.utc).replace(tzinfo=None)
+            self.process.schedule(args=(event_id,), eta=eta)
+        else:
+            self.process(event_id)
+
+    def _process(self, event_id: int) -> str:
+        row = db.get_event(self.engine, event_id)
+        if row is None:
+            log.warning("no event %s in the database", event_id)
+            return "missing"
+        connector = self.connector(row["helpdesk"])
+        result = pipeline.process_event(self.engine, connector, self.settings, event_id, self.owner)
+        if result.outcome == "retry":
+            self.enqueue(event_id, time.time() + result.delay)
+        return result.outcome
+
+    def recover(self, overdue_by: float | None = None) -> int:
+        """Re-enqueue unfinished events: all of them at start-up; every minute, the lost ones."""
+        due = db.recoverable(self.engine, overdue_by=overdue_by)
+        for event_id, not_before in due:
+            self.enqueue(event_id, not_before)
+        if due:
+            log.info("re-enqueued %d unfinished event(s)", len(due))
+        return len(due)
+
+    def _sweep(self) -> int:
+        return self.recover(overdue_by=SWEEP_STALE_SECONDS)

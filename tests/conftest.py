@@ -1,0 +1,152 @@
+"""Shared fixtures: settings per storage backend, the app, signed deliveries, the fake Zendesk.
+
+Storage-touching tests run twice: on the embedded defaults (SQLite + Huey's
+SQLite queue) and on PostgreSQL + Redis, taken from AMENDS_TEST_DATABASE_URL and
+AMENDS_TEST_QUEUE_URL (defaults: the local services). Where those are not
+reachable the second run is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from plugin.config import load_settings
+from plugin.signatures import sign
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SECRET = "whsec-test-secret"
+PG_URL = os.environ.get("AMENDS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("AMENDS_TEST_QUEUE_URL", "redis://127.0.0.1:6379/15")
+
+
+def _reachable_distributed() -> str | None:
+    """None when PostgreSQL and Redis answer, else why not."""
+    try:
+        engine = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"),
+                                  connect_args={"connect_timeout": 2})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {PG_URL} ({exc.__class__.__name__}); set AMENDS_TEST_DATABASE_URL"
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        return f"Redis not reachable at {REDIS_URL} ({exc.__class__.__name__}); set AMENDS_TEST_QUEUE_URL"
+    return None
+
+
+_DISTRIBUTED_SKIP = _reachable_distributed()
+
+
+def reset_distributed() -> None:
+    """Empty the shared test database and queue so each test starts clean."""
+    from plugin import db
+
+    engine = db.make_engine(PG_URL)
+    with engine.begin() as conn:
+        db.metadata.drop_all(conn)
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+@pytest.fixture(params=["embedded", "distributed"])
+def backend(request, tmp_path):
+    """(database_url, queue_url) for this run."""
+    if request.param == "embedded":
+        return (f"sqlite:///{tmp_path / 'amends.db'}", f"sqlite:///{tmp_path / 'queue.db'}")
+    if _DISTRIBUTED_SKIP:
+        pytest.skip(_DISTRIBUTED_SKIP)
+    reset_distributed()
+    return (PG_URL, REDIS_URL)
+
+
+@pytest.fixture
+def make_settings(backend, tmp_path, monkeypatch):
+    """Settings as the service would load them, with a clean environment and no .env."""
+    for key in list(os.environ):
+        if key.startswith("AMENDS_"):
+            monkeypatch.delenv(key)
+    database_url, queue_url = backend
+
+    def factory(**overrides):
+        values = dict(
+            database_url=database_url,
+            queue_url=queue_url,
+            zendesk_subdomain="acme",
+            zendesk_webhook_secret=SECRET,
+            zendesk_email="agent@example.com",
+            zendesk_api_token="tok",
+            zendesk_api_url="http://127.0.0.1:9",  # nothing listens: tests that post pass the fake's URL
+            http_timeout_seconds=2.0,
+            lease_seconds=10.0,
+            retry_base_seconds=0.2,
+            retry_max_delay_seconds=1.0,
+            retry_max_attempts=4,
+        )
+        values.update(overrides)
+        return load_settings(env_file=tmp_path / "absent.env", **values)
+
+    return factory
+
+
+@pytest.fixture
+def settings(make_settings):
+    return make_settings()
+
+
+@pytest.fixture
+def app(settings):
+    from plugin import create_app
+
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["amends"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / "zendesk" / name).read_bytes()
+
+
+def fixture_json(name: str) -> dict:
+    return json.loads(fixture_bytes(name))
+
+
+def signed_headers(body: bytes, secret: str = SECRET, timestamp: str | None = None,
+                   invocation_id: str | None = None) -> dict[str, str]:
+    timestamp = timestamp or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "Content-Type": "application/json",
+        "X-Zendesk-Webhook-Id": "01HWEBHOOKTEST",
+        "X-Zendesk-Webhook-Invocation-Id": invocation_id or uuid.uuid4().hex,
+        "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+        "X-Zendesk-Webhook-Signature": sign(secret, timestamp, body),
+    }
+
+
+@pytest.fixture
+def fake_zendesk():
+    from tests.fakes.zendesk import FakeZendesk
+
+    fake = FakeZendesk(email="agent@example.com", api_token="tok", oauth_token="oauth-tok")
+    fake.start()
+    yield fake
+    fake.stop()
