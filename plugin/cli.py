@@ -30,6 +30,7 @@ def _configure_logging(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @click.group()
@@ -163,6 +164,9 @@ class _Gunicorn:
                 self.cfg.set("timeout", 30)
                 self.cfg.set("graceful_timeout", 10)
                 self.cfg.set("accesslog", None)
+                # gunicorn's admin control socket is one fixed path per user: two
+                # services on one machine would fight over it, and we do not use it.
+                self.cfg.set("control_socket_disable", True)
 
             def load(self):
                 from plugin import create_app

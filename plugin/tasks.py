@@ -61,7 +61,18 @@ class Tasks:
         result = pipeline.process_event(self.engine, connector, self.settings, event_id, self.owner)
         if result.outcome == "retry":
             self.enqueue(event_id, time.time() + result.delay)
+        elif result.outcome == "not_claimed":
+            self._wake_later(event_id)
         return result.outcome
+
+    def _wake_later(self, event_id: int) -> None:
+        """A wake-up that came early (the queue's clock is coarse, or another worker's
+        lease has not run out yet) schedules itself again for when the event is due."""
+        row = db.get_event(self.engine, event_id)
+        if row is None or row["status"] not in db.UNFINISHED:
+            return
+        not_before = row["lease_until"] if row["status"] == db.PROCESSING else row["next_attempt_at"]
+        self.enqueue(event_id, max(not_before or 0.0, time.time()) + 0.1)
 
     def recover(self, overdue_by: float | None = None) -> int:
         """Re-enqueue unfinished events: all of them at start-up; every minute, the lost ones."""

@@ -1,0 +1,214 @@
+"""Webhook intake benchmark: accepted events/s and ack latency against a bare Flask POST on the
+same server stack (gunicorn gthread, same workers and threads), plus webhook-to-note latency
+against the loopback fake Zendesk.
+
+    .venv/bin/python bench/ingest.py [--clients 16] [--requests 3000] [--notes 200]
+    .venv/bin/python bench/ingest.py --distributed   # PostgreSQL + Redis (AMENDS_TEST_* URLs)
+
+Everything runs on this machine: the service, the bare app, the fake Zendesk and
+the clients share its cores, so read the ratio, not the absolute numbers.
+Targets (issue #2): ratio >= 0.8, p99 ack < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from plugin.signatures import sign  # noqa: E402
+from tests.fakes.zendesk import FakeZendesk  # noqa: E402
+from tests.service import Service, clean_environment, free_port  # noqa: E402
+
+SECRET = "bench-secret"
+BARE_APP = '''
+from flask import Flask, request, jsonify
+app = Flask("bare")
+@app.post("/bare")
+def bare():
+    request.get_data()
+    return jsonify(status="accepted"), 202
+'''
+
+
+def event_body(ticket_id: int) -> bytes:
+    return json.dumps({
+        "type": "zen:event-type:ticket.created", "account_id": 1, "id": str(uuid.uuid4()),
+        "time": datetime.now(timezone.utc).isoformat(), "zendesk_event_version": "2022-11-06",
+        "subject": f"zen:ticket:{ticket_id}",
+        "detail": {"id": str(ticket_id), "subject": "My parcel has not arrived",
+                   "description": "The tracking has not moved for a week and my order has not arrived.",
+                   "requester_id": "501", "status": "NEW", "via": {"channel": "web"}},
+        "event": {},
+    }).encode()
+
+
+def headers(body: bytes) -> dict[str, str]:
+    ts = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"Content-Type": "application/json", "X-Zendesk-Webhook-Signature-Timestamp": ts,
+            "X-Zendesk-Webhook-Signature": sign(SECRET, ts, body),
+            "X-Zendesk-Webhook-Invocation-Id": uuid.uuid4().hex}
+
+
+def load(url: str, bodies: list[bytes], clients: int) -> tuple[float, list[float], dict[int, int], dict[int, float]]:
+    """Send every body once from `clients` threads; return (req/s, latencies, status counts, send times)."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    sent_at: dict[int, float] = {}
+    lock = threading.Lock()
+    cursor = iter(enumerate(bodies))
+
+    def client() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                item = next(cursor, None)
+            if item is None:
+                return
+            index, body = item
+            start = time.perf_counter()
+            wall = time.time()
+            code = session.post(url, data=body, headers=headers(body), timeout=30).status_code
+            elapsed = time.perf_counter() - start
+            with lock:
+                latencies.append(elapsed)
+                statuses[code] = statuses.get(code, 0) + 1
+                sent_at[index] = wall
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(bodies) / (time.perf_counter() - start), latencies, statuses, sent_at
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+
+def start_bare(workdir: Path, workers: str, threads: str) -> tuple[subprocess.Popen, str]:
+    (workdir / "bare_app.py").write_text(BARE_APP)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", workers, "--threads", threads,
+         "-k", "gthread", "bare_app:app"], cwd=workdir, env=clean_environment({}),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/bare"
+    for _ in range(100):
+        try:
+            requests.post(url, data=b"{}", timeout=1)
+            return proc, url
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError("bare app did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--notes", type=int, default=200, help="events sent at a steady pace for note latency")
+    parser.add_argument("--pace", type=float, default=20.0, help="events/s for the note-latency phase")
+    parser.add_argument("--distributed", action="store_true", help="PostgreSQL + Redis instead of SQLite")
+    args = parser.parse_args()
+
+    workers, threads = os.environ.get("AMENDS_WEB_WORKERS", "2"), os.environ.get("AMENDS_WEB_THREADS", "8")
+    workdir = Path(tempfile.mkdtemp(prefix="amends-bench-"))
+    fake = FakeZendesk(email="bench@example.com", api_token="tok", auto_tickets=True)
+    fake.start()
+    env = {
+        "AMENDS_ZENDESK_SUBDOMAIN": "bench", "AMENDS_ZENDESK_WEBHOOK_SECRET": SECRET,
+        "AMENDS_ZENDESK_EMAIL": "bench@example.com", "AMENDS_ZENDESK_API_TOKEN": "tok",
+        "AMENDS_ZENDESK_API_URL": fake.url, "AMENDS_WEB_WORKERS": workers, "AMENDS_WEB_THREADS": threads,
+        "AMENDS_LOG_LEVEL": "WARNING",
+    }
+    if args.distributed:
+        from tests.conftest import PG_URL, REDIS_URL, reset_distributed
+
+        reset_distributed()
+        env.update(AMENDS_DATABASE_URL=PG_URL, AMENDS_QUEUE_URL=REDIS_URL)
+    service = Service(workdir, env).start()
+    bare, bare_url = start_bare(workdir, workers, threads)
+    try:
+        warm = [event_body(9_000_000 + i) for i in range(200)]
+        load(bare_url, warm, args.clients)
+        load(service.url + "/webhooks/zendesk", warm, args.clients)
+
+        bodies = [event_body(1_000_000 + i) for i in range(args.requests)]
+        bare_rate, bare_lat, _, _ = load(bare_url, bodies, args.clients)
+        hook_rate, hook_lat, statuses, _ = load(service.url + "/webhooks/zendesk", bodies, args.clients)
+
+        # Note latency at a steady pace, after the backlog from the load phase has drained.
+        wait_for_notes(fake, 200 + args.requests, timeout=600)
+        note_lat = paced_notes(service.url, fake, args.notes, args.pace)
+    finally:
+        bare.terminate()
+        service.stop()
+        fake.stop()
+
+    store = "PostgreSQL + Redis" if args.distributed else "SQLite + Huey SQLite"
+    print(f"stack: gunicorn gthread, {workers} workers x {threads} threads; {store}; "
+          f"{args.clients} clients; {args.requests} requests each")
+    print(f"bare Flask POST : {bare_rate:8.0f} req/s   p50 {pct(bare_lat, 50):6.1f} ms   p99 {pct(bare_lat, 99):6.1f} ms")
+    print(f"webhook intake  : {hook_rate:8.0f} ev/s    p50 {pct(hook_lat, 50):6.1f} ms   p99 {pct(hook_lat, 99):6.1f} ms"
+          f"   statuses {statuses}")
+    print(f"ratio (webhook / bare) : {hook_rate / bare_rate:.2f}   (target >= 0.8)")
+    print(f"p99 ack                : {pct(hook_lat, 99):.1f} ms   (target < 50 ms)")
+    print(f"webhook -> note ({args.notes} events at {args.pace:g}/s): p50 {pct(note_lat, 50):.0f} ms   "
+          f"p99 {pct(note_lat, 99):.0f} ms")
+
+
+def note_times(fake: FakeZendesk) -> dict[str, float]:
+    """Ticket id -> when its note reached the fake."""
+    times: dict[str, float] = {}
+    for record in list(fake.requests):
+        if record.method == "PUT" and record.path.endswith(".json") and "/tags" not in record.path:
+            ticket = record.path.rsplit("/", 1)[-1].removesuffix(".json")
+            times.setdefault(ticket, record.received_at)
+    return times
+
+
+def wait_for_notes(fake: FakeZendesk, count: int, timeout: float) -> None:
+    deadline = time.time() + timeout
+    while len(note_times(fake)) < count and time.time() < deadline:
+        time.sleep(0.2)
+
+
+def paced_notes(url: str, fake: FakeZendesk, count: int, pace: float) -> list[float]:
+    session = requests.Session()
+    sent: dict[str, float] = {}
+    for i in range(count):
+        ticket = 2_000_000 + i
+        body = event_body(ticket)
+        sent[str(ticket)] = time.time()
+        session.post(url + "/webhooks/zendesk", data=body, headers=headers(body), timeout=10)
+        time.sleep(1 / pace)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        posted = note_times(fake)
+        if all(t in posted for t in sent):
+            break
+        time.sleep(0.1)
+    posted = note_times(fake)
+    return [posted[t] - sent[t] for t in sent if t in posted]
+
+
+if __name__ == "__main__":
+    main()
