@@ -7,15 +7,18 @@ process (which only enqueues) and the worker (which runs them) agree on them.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
 import time
 import uuid
+from contextlib import nullcontext
 from datetime import datetime, timezone
 
 from huey import crontab
 from huey.api import Huey
+from huey.storage import SqliteStorage
 from sqlalchemy.engine import Engine
 
 from plugin import db, pipeline
@@ -35,6 +38,8 @@ class Tasks:
         # One name per worker process; a claim's lease records it.
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._local = threading.local()
+        # Same reason as db._write: SQLite's busy handler stalls; take turns in-process.
+        self._enqueue_lock = threading.Lock() if isinstance(huey.storage, SqliteStorage) else nullcontext()
         self.process = huey.task(name="amends.process_event")(self._process)
         self.sweep = huey.periodic_task(crontab(minute="*"), name="amends.sweep")(self._sweep)
 
@@ -47,10 +52,13 @@ class Tasks:
 
     def enqueue(self, event_id: int, not_before: float | None = None) -> None:
         if not_before and not_before > time.time() + 0.05:
-            eta = datetime.fromtimestamp(not_before, tz=timezone.utc).replace(tzinfo=None)
-            self.process.schedule(args=(event_id,), eta=eta)
+            # Huey's SQLite storage keeps whole seconds: round up, never wake early.
+            eta = datetime.fromtimestamp(math.ceil(not_before), tz=timezone.utc).replace(tzinfo=None)
+            with self._enqueue_lock:
+                self.process.schedule(args=(event_id,), eta=eta)
         else:
-            self.process(event_id)
+            with self._enqueue_lock:
+                self.process(event_id)
 
     def _process(self, event_id: int) -> str:
         row = db.get_event(self.engine, event_id)

@@ -150,3 +150,5 @@ def fake_zendesk():
     fake.start()
     yield fake
     fake.stop()
+    # Whatever a test did, nothing we sent may break Zendesk's published contract.
+    assert fake.contract_errors == [], fake.contract_errors

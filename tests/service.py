@@ -49,14 +49,19 @@ class Service:
         amends = [sys.executable, "-m", "plugin.cli"]
         if self.mode == "serve":
             self._spawn(amends + ["serve", "--host", "127.0.0.1", "--port", str(self.port)])
-        else:  # scale-out shape: plain gunicorn for the web, a separate worker
+        else:  # scale-out shape: plain gunicorn for the web ("web"), plus a separate worker ("split")
             self._spawn(amends + ["db", "upgrade"])
             self.procs.pop().wait(timeout=timeout)
-            self._spawn([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{self.port}", "-w", "1",
-                         "--threads", "4", "plugin:create_app()"])
-            self._spawn(amends + ["worker"])
+            self._spawn([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{self.port}", "-k", "gthread",
+                         "-w", self.env.get("AMENDS_WEB_WORKERS", "1"),
+                         "--threads", self.env.get("AMENDS_WEB_THREADS", "4"), "plugin:create_app()"])
+            if self.mode == "split":
+                self.start_worker()
         self.wait_healthy(timeout)
         return self
+
+    def start_worker(self) -> None:
+        self._spawn([sys.executable, "-m", "plugin.cli", "worker"])
 
     def wait_healthy(self, timeout: float) -> None:
         deadline = time.time() + timeout

@@ -122,7 +122,7 @@ class ZendeskConnector(Connector):
                 id=_text(requester.get("id")),
                 name=name,
                 email=_text(requester.get("email")),
-                locale=_text(requester.get("locale")),
+                locale=_text(requester.get("locale")) or _text(requester.get("language")),
             ),
             organization=_text(organization),
             tags=_tags(ticket.get("tags")),
