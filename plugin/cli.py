@@ -96,6 +96,65 @@ def upgrade() -> None:
     click.echo(f"database at revision {db.current_revision(engine)}")
 
 
+@main.command()
+@click.option("--ticket", "ticket_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help='Zendesk "show ticket" response with include=users,organizations.')
+@click.option("--category", default=None, help="Skip the classifier and use this category id.")
+@click.option("--audience", type=click.Choice(["customer", "client"]), default=None,
+              help="Override the rule's audience.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the note.")
+def draft(ticket_file: str, category: str | None, audience: str | None, as_json: bool) -> None:
+    """Draft the note for one ticket, without touching Zendesk."""
+    import json
+
+    from plugin.compose import Options
+    from plugin.drafting import draft as make_draft
+    from plugin.drafting import load_ticket_file
+    from plugin.rules import CATEGORIES, load_rules
+
+    settings = _settings()
+    if category and category not in CATEGORIES + ("other",):
+        raise click.BadParameter(f"unknown category {category!r}; one of: {', '.join(CATEGORIES)}",
+                                 param_hint="--category")
+    try:
+        data = load_ticket_file(ticket_file)
+    except ValueError as exc:
+        raise click.ClickException(f"{ticket_file} is not JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("ticket"), dict):
+        raise click.ClickException(f'{ticket_file}: expected a Zendesk show-ticket response {{"ticket": {{...}}}}')
+    try:
+        rules = load_rules(settings.rules_file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    result = make_draft(data, rules, Options(settings.company_name, settings.sign_off, settings.order_field_id),
+                        category=category, audience=audience)
+    click.echo(json.dumps(result, ensure_ascii=False) if as_json else result["note"])
+
+
+@main.command(name="lint")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+def lint_command(paths: tuple[str, ...]) -> None:
+    """Lint letters: the shipped templates (no PATH), or the given templates (.j2) and letters."""
+    from pathlib import Path
+
+    from plugin.drafting import lint_letter_file, lint_template, shipped_templates
+    from plugin.rules import default_rules
+
+    targets = [Path(p) for p in paths] or shipped_templates()
+    checked = []
+    for path in targets:
+        checked += lint_template(path, default_rules()) if path.name.endswith(".j2") else [lint_letter_file(path)]
+    bad = [c for c in checked if c.findings]
+    for c in bad:
+        for f in c.findings:
+            click.echo(f"{c.where}: {f.code}: {f.message} (at {f.start}-{f.end})")
+    words = sorted(c.words for c in checked)
+    click.echo(f"{len(targets)} file(s), {len(checked)} rendering(s) checked, {len(bad)} with findings; "
+               f"words min {words[0]}, median {words[len(words) // 2]}, max {words[-1]}" if words else "nothing to lint")
+    if bad:
+        raise SystemExit(1)
+
+
 def _warn_if_unconfigured(settings: Settings) -> None:
     if not settings.zendesk_webhook_secret:
         log.warning("AMENDS_ZENDESK_WEBHOOK_SECRET is not set: every webhook will be refused (401)")

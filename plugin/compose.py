@@ -1,45 +1,48 @@
 """Render the letter and the note: sandboxed Jinja2, visible placeholders, never invented facts.
 
 Ticket text is data passed into the template, never template source, so a
-customer writing `{{ config }}` gets those characters back verbatim.
-Interim letter for the spine; issue #3 brings the per-category library.
+customer writing `{{ config }}` gets those characters back verbatim. Letters live
+in templates/apologies/<locale>/<category>.<audience>.txt.j2 (see the README there
+for the variables each letter gets).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from plugin import compensation as comp
+from plugin import facts as facts_mod
+from plugin.lint import Finding, lint
 from plugin.models import Classification, Suggestion, Ticket
+from plugin.rules import Rules, default_rules
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-PLACEHOLDER_RE = re.compile(r"\[[a-z][a-z ]*\]")
+PLACEHOLDER_RE = re.compile(r"\[[a-z][a-z' -]*\]")
 DIVIDER = "-" * 40
+LOCALE = "en"
 
-LABELS = {
-    "delivery_delay": "your late delivery",
-    "wrong_item": "receiving the wrong item",
-    "out_of_stock": "the item that turned out to be unavailable",
-    "damaged_item": "the item that arrived damaged",
-    "product_defect": "the product that is not working as it should",
-    "website_issue": "the problem you hit on our website",
-    "pricing_error": "the price you were charged",
-    "billing_error": "the error on your bill",
-    "refund_delay": "your refund that has not arrived",
-    "order_cancelled": "the cancellation of your order",
-    "slow_response": "how long you waited for a reply",
-    "poor_support": "the support you received",
-    "missed_deadline": "the deadline we missed",
-    "miscommunication": "the misunderstanding about your project",
-    "service_quality": "the quality of the work we delivered",
-    "contract_issue": "the problem with your agreement",
-    "security_incident": "the security concern you raised",
-    "other": "your message",
-}
+
+@dataclass(frozen=True)
+class Previous:
+    """An apology suggestion the same requester got recently."""
+
+    ticket_id: str
+    created_at: datetime
+    category: str
+
+
+@dataclass(frozen=True)
+class Options:
+    company_name: str = ""
+    sign_off: str = ""
+    order_field_id: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -47,35 +50,107 @@ def environment() -> SandboxedEnvironment:
     return SandboxedEnvironment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=StrictUndefined,
-        autoescape=False,  # plain-text letters; HTML pages use their own autoescaping env
-        keep_trailing_newline=False,
+        autoescape=False,  # plain-text letters; HTML pages use their own autoescaping environment
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
 
 
-def compose(ticket: Ticket, classification: Classification, marker: str) -> Suggestion:
-    first_name = ticket.requester.first_name or "[customer name]"
+def template_name(category: str, audience: str, locale: str = LOCALE) -> str:
+    return f"apologies/{locale}/{category}.{audience}.txt.j2"
+
+
+def audience_for(ticket: Ticket, configured: str) -> str:
+    """The rule decides; 'auto' reads a requester with an organization as a business client."""
+    if configured in ("customer", "client"):
+        return configured
+    return "client" if ticket.organization else "customer"
+
+
+def compose(ticket: Ticket, classification: Classification, marker: str, *, rules: Rules | None = None,
+            options: Options = Options(), now: datetime | None = None, previous: Previous | None = None,
+            audience: str | None = None, tone: str | None = None, no_fault: bool | None = None,
+            template_source: str | None = None) -> Suggestion:
+    """The suggestion for one ticket. `template_source` renders an unsaved template instead
+    of the rule's (the admin preview, `amends lint PATH`)."""
+    rules = rules or default_rules()
+    now = now or datetime.now(timezone.utc)
+    category = classification.category
+    rule = rules.rule(category)
+    audience = audience or audience_for(ticket, rule.audience)
+    tone = tone or rule.tone
+    no_fault = rule.no_fault if no_fault is None else no_fault
+    repeat = previous is not None
+    offer = comp.suggest(category, rule.compensation, repeat=repeat)
+    incident = rules.incident(category, now)
+    found = facts_mod.extract(ticket, options.order_field_id)
+
+    formal = tone == "formal"
     context = {
-        "first_name": first_name,
-        "issue": LABELS.get(classification.category, LABELS["other"]),
-        "remedy": "[remedy]",
-        "agent_name": ticket.assignee.name or "[your name]",
-        "company_name": "[company name]",
+        "first_name": facts_mod.safe(ticket.requester.first_name) or "[customer name]",
+        "full_name": facts_mod.safe(ticket.requester.name) or "[customer name]",
+        "company": options.company_name or "[company name]",
+        "agent": facts_mod.safe(ticket.assignee.name) or "[your name]",
+        "sign_off": options.sign_off or ("Yours sincerely" if formal else "Kind regards"),
+        "formal": formal, "tone": tone, "client": audience == "client", "audience": audience,
+        "no_fault": no_fault, "repeat": repeat,
+        "order": found.order or "[order number]", "has_order": bool(found.order),
+        "product": found.product or "[product]", "has_product": bool(found.product),
+        "amount": found.amounts[0] if found.amounts else "[amount]", "has_amount": bool(found.amounts),
+        "date_given": found.dates[0] if found.dates else "[date]", "has_date": bool(found.dates),
+        # Admin-given facts get a lead-in, so every letter keeps its seven parts whatever the wording.
+        "explanation": f"What happened: {incident.cause}" if incident else "",
+        "remedy": (incident.remedy if incident and incident.remedy else rule.remedy),
+        "prevention": f"What we are changing: {rule.prevention}" if rule.prevention else "",
+        "compensation": comp.letter_sentence(offer, formal) if offer and offer.in_letter else "",
     }
-    letter = environment().get_template("apologies/en/interim.txt.j2").render(**context).strip()
-    subject = f"About {context['issue']}"
-    to_fill = tuple(dict.fromkeys(PLACEHOLDER_RE.findall(letter)))
-    tags = ("amends_suggested", f"amends_{classification.category}")
-    note = render_note(classification, subject, letter, to_fill, marker)
+    template = (environment().from_string(template_source) if template_source is not None
+                else environment().get_template(rule.template or template_name(category, audience)))
+    subject, letter = render_letter(template, context)
+    to_fill = tuple(dict.fromkeys(PLACEHOLDER_RE.findall(subject + "\n" + letter)))
+    settings_text = " ".join([rule.remedy, rule.prevention, incident.cause if incident else "",
+                              incident.remedy if incident else "", offer.text if offer else ""])
+    findings = lint(letter, subject=subject, to_fill=to_fill,
+                    allowed_numbers=facts_mod.numbers_in(ticket.subject, ticket.description, settings_text,
+                                                         context["order"]))
+    tags = ("amends_suggested", f"amends_{category}", *rule.tags)
+    note = render_note(classification, subject, letter, to_fill, marker, offer=offer, findings=findings,
+                       previous=previous, audience=audience, tone=tone, incident=bool(incident))
     return Suggestion(classification=classification, subject=subject, letter=letter, note=note,
-                      tags=tags, to_fill=to_fill)
+                      tags=tuple(dict.fromkeys(tags)), to_fill=to_fill,
+                      compensation=offer.text if offer else "", lint=tuple(findings),
+                      audience=audience, tone=tone)
 
 
-def render_note(c: Classification, subject: str, letter: str, to_fill: tuple[str, ...], marker: str) -> str:
+def render_letter(template, context: dict) -> tuple[str, str]:
+    """(subject, letter). The template's first line is 'Subject: ...'."""
+    text = template.render(**context)
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    first, _, rest = text.partition("\n")
+    subject = first.removeprefix("Subject:").strip()
+    return subject, rest.strip()
+
+
+def render_note(c: Classification, subject: str, letter: str, to_fill: tuple[str, ...], marker: str, *,
+                offer: comp.Offer | None = None, findings: list[Finding] | tuple = (),
+                previous: Previous | None = None, audience: str = "", tone: str = "",
+                incident: bool = False) -> str:
     lines = [f"Amends suggestion: {c.category} (confidence {c.confidence:.2f})"]
     if c.runner_up:
         lines.append(f"Runner-up: {c.runner_up}")
     if c.evidence:
         lines.append("Decided by: " + ", ".join(f'"{e}"' for e in c.evidence))
+    if audience:
+        lines.append(f"Letter: {audience}, {tone}" + (", incident in effect" if incident else ""))
+    if previous:
+        lines.append(f"Repeat: this requester got an apology suggestion on {previous.created_at:%Y-%m-%d} "
+                     f"(ticket #{previous.ticket_id}, {previous.category}); remedy stepped up, "
+                     "no promise that it will not happen again")
+    if offer:
+        where = "in the letter" if offer.in_letter else "not in the letter"
+        lines.append(f"Compensation to consider: {offer.text} ({where})")
     lines.append("To fill before sending: " + (", ".join(to_fill) if to_fill else "nothing"))
+    lines.append("Lint: " + ("ok" if not findings else "; ".join(f.message for f in findings)))
     lines += [DIVIDER, f"Subject: {subject}", "", letter, DIVIDER, f"amends-ref: {marker}"]
     return "\n".join(lines)

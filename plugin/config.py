@@ -35,6 +35,12 @@ class Settings:
     zendesk_oauth_token: str = field(default="", repr=False)
     zendesk_api_url: str = ""
 
+    company_name: str = ""
+    sign_off: str = ""
+    order_field_id: str = ""
+    rules_file: str = ""
+    repeat_window_days: int = 30
+
     webhook_tolerance_seconds: int = 300
     max_body_bytes: int = 1024 * 1024
 
@@ -129,6 +135,10 @@ def validate(s: Settings) -> None:
             "AMENDS_ZENDESK_SUBDOMAIN is missing: it names the Zendesk account the other "
             "AMENDS_ZENDESK_* settings belong to"
         )
+    if s.order_field_id and not s.order_field_id.isdigit():
+        raise ConfigError(f"AMENDS_ORDER_FIELD_ID must be a Zendesk ticket field id (digits), got {s.order_field_id!r}")
+    if s.rules_file and not Path(s.rules_file).is_file():
+        raise ConfigError(f"AMENDS_RULES_FILE {s.rules_file!r} does not exist")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"AMENDS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {s.log_level!r}")
     # A lease shorter than one attempt could let two workers post the same note.

@@ -88,6 +88,13 @@ suggestions = sa.Table(
     sa.Column("note", sa.Text, nullable=False),
     sa.Column("tags", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("requester_key", sa.String(255)),
+    sa.Column("audience", sa.String(16)),
+    sa.Column("tone", sa.String(16)),
+    sa.Column("compensation", sa.Text),
+    sa.Column("to_fill", sa.Text),
+    sa.Column("lint", sa.Text),
+    sa.Index("ix_suggestions_requester", "helpdesk", "account", "requester_key", "created_at"),
 )
 
 attempts = sa.Table(
@@ -361,10 +368,13 @@ def record_attempt(engine: Engine, c: Claim, started_at: float, outcome: str,
         ))
 
 
-def save_suggestion(engine: Engine, c: Claim, s: Suggestion, now: float | None = None) -> None:
+def save_suggestion(engine: Engine, c: Claim, s: Suggestion, requester_key: str = "",
+                    now: float | None = None) -> None:
     """One row per event; a later attempt replaces what an earlier one composed."""
     now = now or time.time()
     values = dict(
+        requester_key=requester_key or None, audience=s.audience, tone=s.tone, compensation=s.compensation,
+        to_fill=json.dumps(list(s.to_fill)), lint=json.dumps([f.to_dict() for f in s.lint]),
         helpdesk=c.event.helpdesk, account=c.event.account, ticket_id=c.event.ticket_id,
         category=s.classification.category, confidence=s.classification.confidence,
         runner_up=s.classification.runner_up, evidence=json.dumps(list(s.classification.evidence)),
@@ -374,6 +384,28 @@ def save_suggestion(engine: Engine, c: Claim, s: Suggestion, now: float | None =
         updated = conn.execute(suggestions.update().where(suggestions.c.event_id == c.event_id).values(**values))
         if updated.rowcount == 0:
             conn.execute(suggestions.insert().values(event_id=c.event_id, **values))
+
+
+def previous_suggestion(engine: Engine, helpdesk: str, account: str, requester_key: str, since: float,
+                        exclude_event_id: int | None = None):
+    """The newest suggestion this requester got since `since`, for the repeat-apology memory."""
+    from datetime import datetime, timezone
+
+    from plugin.compose import Previous
+
+    query = (
+        sa.select(suggestions.c.ticket_id, suggestions.c.created_at, suggestions.c.category)
+        .where(suggestions.c.helpdesk == helpdesk, suggestions.c.account == account,
+               suggestions.c.requester_key == requester_key, suggestions.c.created_at >= since)
+        .order_by(suggestions.c.created_at.desc()).limit(1)
+    )
+    if exclude_event_id is not None:
+        query = query.where(suggestions.c.event_id != exclude_event_id)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        return None
+    return Previous(row.ticket_id, datetime.fromtimestamp(row.created_at, tz=timezone.utc), row.category)
 
 
 def recoverable(engine: Engine, now: float | None = None, overdue_by: float | None = None) -> list[tuple[int, float]]:

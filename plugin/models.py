@@ -101,3 +101,7 @@ class Suggestion:
     note: str
     tags: tuple[str, ...]
     to_fill: tuple[str, ...] = ()
+    compensation: str = ""
+    lint: tuple = ()  # plugin.lint.Finding
+    audience: str = ""
+    tone: str = ""

@@ -21,11 +21,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from plugin import db
 from plugin.classify import classify
-from plugin.compose import compose
+from plugin.compose import Options, compose
 from plugin.config import Settings
 from plugin.connectors.base import Connector
 from plugin.errors import HelpdeskError, PermanentError, RateLimited, RetryableError
 from plugin.models import Suggestion, Ticket
+from plugin.rules import Rules, load_rules
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def backoff_delay(attempt: int, settings: Settings, rand: Callable[[], float] = 
 
 
 def process_event(engine: Engine, connector: Connector, settings: Settings, event_id: int, owner: str,
-                  rand: Callable[[], float] = random.random) -> Result:
+                  rand: Callable[[], float] = random.random, rules: Rules | None = None) -> Result:
     claim = db.claim(engine, event_id, owner, settings.lease_seconds)
     if claim is None:
         return Result("not_claimed")
@@ -52,7 +53,7 @@ def process_event(engine: Engine, connector: Connector, settings: Settings, even
     event = claim.event
     ctx = f"{event.helpdesk}/{event.account} ticket {event.ticket_id} event {event_id} attempt {claim.attempt}"
     try:
-        result = _attempt(engine, connector, claim)
+        result = _attempt(engine, connector, claim, settings, rules or load_rules(settings.rules_file))
     except RetryableError as exc:
         return _retry_or_fail(engine, settings, claim, started, exc, rand, ctx)
     except PermanentError as exc:
@@ -75,7 +76,7 @@ def process_event(engine: Engine, connector: Connector, settings: Settings, even
     return result
 
 
-def _attempt(engine: Engine, connector: Connector, claim: db.Claim) -> Result:
+def _attempt(engine: Engine, connector: Connector, claim: db.Claim, settings: Settings, rules: Rules) -> Result:
     event = claim.event
     already = claim.note_posted or (
         claim.post_started and connector.find_note(event.ticket_id, claim.note_marker)
@@ -91,11 +92,23 @@ def _attempt(engine: Engine, connector: Connector, claim: db.Claim) -> Result:
 
     ticket = connector.fetch_ticket(event) if event.is_thin else Ticket.from_event(event)
     classification = classify(ticket.subject, ticket.description)
-    suggestion = compose(ticket, classification, claim.note_marker)
-    db.save_suggestion(engine, claim, suggestion)
     if classification.category == "other":
         return _finish(engine, claim, db.SKIPPED, "skipped", "not a complaint that calls for an apology")
+    if not rules.rule(classification.category).enabled:
+        return _finish(engine, claim, db.SKIPPED, "skipped", f"rule for {classification.category} is disabled")
+    requester = requester_key(ticket)
+    previous = db.previous_suggestion(engine, event.helpdesk, event.account, requester,
+                                      since=time.time() - settings.repeat_window_days * 86400,
+                                      exclude_event_id=claim.event_id) if requester else None
+    suggestion = compose(ticket, classification, claim.note_marker, rules=rules, previous=previous,
+                         options=Options(settings.company_name, settings.sign_off, settings.order_field_id))
+    db.save_suggestion(engine, claim, suggestion, requester)
     return _post(engine, connector, claim, suggestion)
+
+
+def requester_key(ticket: Ticket) -> str:
+    """Who the repeat-apology memory follows: the helpdesk's user id, else the email."""
+    return ticket.requester.id or ticket.requester.email.lower()
 
 
 def _post(engine: Engine, connector: Connector, claim: db.Claim, suggestion: Suggestion) -> Result:

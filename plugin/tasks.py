@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from plugin import db, pipeline
 from plugin.config import Settings
 from plugin.connectors import get_connector
+from plugin.rules import load_rules
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Tasks:
         self.huey = huey
         self.engine = engine
         # One name per worker process; a claim's lease records it.
+        self.rules = load_rules(settings.rules_file)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._local = threading.local()
         # Same reason as db._write: SQLite's busy handler stalls; take turns in-process.
@@ -66,7 +68,8 @@ class Tasks:
             log.warning("no event %s in the database", event_id)
             return "missing"
         connector = self.connector(row["helpdesk"])
-        result = pipeline.process_event(self.engine, connector, self.settings, event_id, self.owner)
+        result = pipeline.process_event(self.engine, connector, self.settings, event_id, self.owner,
+                                        rules=self.rules)
         if result.outcome == "retry":
             self.enqueue(event_id, time.time() + result.delay)
         elif result.outcome == "not_claimed":

@@ -33,5 +33,51 @@ def test_dotenv_in_working_directory_is_read(tmp_path):
 def test_db_upgrade_creates_the_embedded_database(tmp_path):
     result = amends(["db", "upgrade"], tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "revision 0001" in result.stdout
+    assert "revision 0002" in result.stdout
     assert (tmp_path / "instance" / "amends.db").is_file()
+
+
+def test_draft_json_has_the_contract_fields(tmp_path):
+    from pathlib import Path
+    import json
+
+    ticket = Path(__file__).parent / "fixtures" / "tickets" / "delivery_delay.customer.json"
+    result = amends(["draft", "--ticket", str(ticket), "--category", "delivery_delay", "--json"], tmp_path,
+                    AMENDS_COMPANY_NAME="Northwind Goods")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert list(data) == ["category", "confidence", "subject", "letter", "to_fill", "compensation", "lint", "note"]
+    assert data["category"] == "delivery_delay"
+    assert data["letter"].startswith("Hi Priya,") and "Northwind Goods" in data["letter"]
+    assert "[new delivery date]" in data["to_fill"] and data["lint"] == []
+    assert data["subject"] in data["note"] and data["letter"] in data["note"]
+
+
+def test_draft_prints_the_note_and_honours_audience(tmp_path):
+    from pathlib import Path
+
+    ticket = Path(__file__).parent / "fixtures" / "tickets" / "delivery_delay.customer.json"
+    result = amends(["draft", "--ticket", str(ticket), "--category", "delivery_delay", "--audience", "client"],
+                    tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Letter: client, warm" in result.stdout and "Dear Priya," in result.stdout
+
+
+def test_draft_refuses_unknown_category_and_bad_files(tmp_path):
+    from pathlib import Path
+
+    ticket = Path(__file__).parent / "fixtures" / "tickets" / "delivery_delay.customer.json"
+    bad = amends(["draft", "--ticket", str(ticket), "--category", "nonsense"], tmp_path)
+    assert bad.returncode != 0 and "unknown category" in bad.stderr
+    (tmp_path / "x.json").write_text("[1]")
+    wrong = amends(["draft", "--ticket", str(tmp_path / "x.json")], tmp_path)
+    assert wrong.returncode != 0 and "show-ticket" in wrong.stderr
+
+
+def test_lint_fails_on_a_bad_letter_file(tmp_path):
+    letter = tmp_path / "letter.txt"
+    letter.write_text("Subject: Sorry\n\nHi,\n\nWe apologize for the inconvenience. {{ agent }}\n")
+    result = amends(["lint", str(letter)], tmp_path)
+    assert result.returncode == 1
+    for code in ("generic", "template-syntax", "length", "subject"):
+        assert code in result.stdout

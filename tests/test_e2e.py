@@ -84,7 +84,8 @@ def test_webhook_becomes_one_private_note(service, env, fake_zendesk):
     assert response.status_code == 202
     wait_until(lambda: event_status(env) == "posted", what="note posted")
     [note] = notes(fake_zendesk)
-    assert note["body"].count("Hi Maria,") == 1
+    assert note["body"].count("Dear Maria,") == 1  # a requester with an organization gets the client letter
+    assert "Letter: client, warm" in note["body"]
     assert set(fake_zendesk.ticket_tags(TICKET)) >= {"web_form", "amends_suggested", "amends_delivery_delay"}
     assert fake_zendesk.contract_errors == []
 

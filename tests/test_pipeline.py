@@ -207,3 +207,20 @@ def engine_time_travel(engine, event_id):
     """Make a scheduled retry due now, instead of sleeping through the backoff."""
     with engine.begin() as conn:
         conn.execute(db.events.update().where(db.events.c.id == event_id).values(next_attempt_at=0))
+
+
+def test_second_complaint_from_the_same_requester_is_a_repeat(stack):
+    _, engine, _, fake = stack
+    assert run(stack, accept(engine)).outcome == "posted"
+    fake.add_ticket(35437, subject="Another late order", description="Order 99812 has not arrived either.",
+                    requester={"id": 501, "name": "Maria Gonzalez", "email": "maria@example.com", "locale": "en-US"})
+    second = TicketEvent(helpdesk="zendesk", account="acme", ticket_id="35437", kind="ticket.created",
+                         delivery_keys=("event:e2",), requester=Person(id="501"))
+    event_id = db.accept_event(engine, second).event_id
+    assert run(stack, event_id).outcome == "posted"
+    [note] = [c for c in fake.comments(35437) if c.get("public") is False]
+    assert f"Repeat: this requester got an apology suggestion on" in note["body"]
+    assert f"(ticket #{TICKET}, delivery_delay)" in note["body"]
+    assert "isn't the first time" in note["body"]
+    stored = db.get_suggestion(engine, event_id)
+    assert stored["requester_key"] == "501" and stored["compensation"].startswith("a refund of the shipping cost")
