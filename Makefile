@@ -28,6 +28,7 @@ worker: $(VENV)/.installed
 	$(VENV)/bin/amends worker
 
 test: $(VENV)/.installed-test
+	$(VENV)/bin/amends lint
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed-test
