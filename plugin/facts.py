@@ -17,7 +17,8 @@ ORDER_PATTERNS = (
     re.compile(rf"#\s?({_REF})\b"),
 )
 MONEY = re.compile(
-    r"(?:[$€£]\s?\d[\d,]*(?:\.\d{1,2})?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:USD|EUR|GBP|CAD|AUD|dollars|euros|pounds)\b)",
+    r"(?:[$€£]\s?\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|[$€£]\s?\d+(?:\.\d{1,2})?"
+    r"|\b\d+(?:\.\d{1,2})?\s?(?:USD|EUR|GBP|CAD|AUD|dollars|euros|pounds)\b)",
     re.I,
 )
 _MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
@@ -27,7 +28,7 @@ DATE = re.compile(
 )
 PRODUCT = re.compile(
     r"\b(?:ordered|bought|purchased)\s+(?:a|an|the|two|three|some|my|our)\s+"
-    r"([A-Za-z][\w'-]*(?: [A-Za-z][\w'-]*){0,4}?)(?=\s+(?:on|from|in|last|and|but|which|that|for|at|with)\b|[,.;:!?()]|$)",
+    r"([A-Za-z][\w'-]*(?: [A-Za-z][\w'-]*){0,4}?)(?=\s+(?:on|from|in|last|and|but|which|that|for|at|with|as|to|under|because|yesterday|today|so|via|online|off)\b|[,.;:!?()]|$)",
 )
 NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
 

@@ -20,14 +20,14 @@ GENERIC_PHRASES = (
     "inconvenience this may have caused", "valued customer", "we regret any",
 )
 PARTS: dict[str, re.Pattern] = {
-    "apology": re.compile(r"\b(sorry|apologi[sz]e|apology|regret|I understand how|I recognise|I recognize|"
-                          r"I can see (?:that|how|why))\b", re.I),
+    "apology": re.compile(r"\b(sorry|apologi[sz]e|apology|regret|I understand|I recognise|I recognize|"
+                          r"I can see)\b", re.I),
     "explanation": re.compile(r"\b(because|what happened|the cause|caused by|due to|happened|the reason|"
                               r"held up|went wrong|came from|was the result)\b", re.I),
     "remedy": re.compile(r"\b(I have|I've|I will|I'll|we have|we've|we will|we'll|we are|we're|"
                           r"I am|I'm|refund|replacement|credit|arranged|corrected)\b", re.I),
     "prevention": re.compile(r"\b(so that|to stop|to prevent|to protect|to make sure|going forward|"
-                             r"from now on|in future|in the future|again|changing|review)\b", re.I),
+                             r"from now on|in future|in the future|again|chang\w*|review\w*)\b", re.I),
     "invitation": re.compile(r"\b(reply|get in touch|let me know|contact me|call me|write back|"
                              r"respond personally)\b", re.I),
     "close": re.compile(r"^(kind regards|best regards|warm regards|regards|best wishes|with thanks|thanks|"

@@ -117,7 +117,7 @@ def test_repeat_requester_is_flagged_remedy_steps_up_and_no_promise():
     first = compose(ticket(), LATE, "m", now=NOW)
     again = compose(ticket(), LATE, "m", now=NOW, previous=previous)
     assert "Repeat: this requester got an apology suggestion on 2026-11-02 (ticket #812" in again.note
-    assert "isn't the first time" in again.letter
+    assert "is not the first time" in again.letter
     assert first.compensation.startswith("express shipping")
     assert again.compensation.startswith("a refund of the shipping cost")  # one level up
     assert "Repeat:" not in first.note

@@ -221,6 +221,6 @@ def test_second_complaint_from_the_same_requester_is_a_repeat(stack):
     [note] = [c for c in fake.comments(35437) if c.get("public") is False]
     assert f"Repeat: this requester got an apology suggestion on" in note["body"]
     assert f"(ticket #{TICKET}, delivery_delay)" in note["body"]
-    assert "isn't the first time" in note["body"]
+    assert "is not the first time" in note["body"]
     stored = db.get_suggestion(engine, event_id)
     assert stored["requester_key"] == "501" and stored["compensation"].startswith("a refund of the shipping cost")
