@@ -8,7 +8,7 @@ from plugin.config import Settings, load_settings
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Flask:
-    from plugin import health, webhooks
+    from plugin import api, health, webhooks
     from plugin.runtime import build_runtime
 
     settings = settings or load_settings()
@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.extensions["amends"] = build_runtime(settings, migrate=migrate)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
 
     @app.errorhandler(413)
     def too_large(_exc):

@@ -131,6 +131,57 @@ def draft(ticket_file: str, category: str | None, audience: str | None, as_json:
     click.echo(json.dumps(result, ensure_ascii=False) if as_json else result["note"])
 
 
+@main.command(name="classify")
+@click.argument("text", required=False)
+@click.option("--jsonl", "jsonl", type=click.File("r", encoding="utf-8"), default=None,
+              help='Lines {"id", "subject", "description"}; "-" reads standard input.')
+def classify_command(text: str | None, jsonl) -> None:
+    """Classify TEXT, or every line of a JSONL file (one JSON result per line, in order)."""
+    import json
+
+    from plugin.classify import default_classifier
+
+    if (text is None) == (jsonl is None):
+        raise click.UsageError('give either TEXT or --jsonl FILE')
+    classifier = default_classifier()
+    if text is not None:
+        c = classifier.classify("", text)
+        click.echo(f"{c.category} {c.confidence:.2f}")
+        return
+    out = click.get_text_stream("stdout")
+    for number, line in enumerate(jsonl, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise click.ClickException(f"line {number}: not JSON ({exc})") from None
+        c = classifier.classify(str(row.get("subject") or ""), str(row.get("description") or ""))
+        out.write(json.dumps({"id": row.get("id"), "category": c.category, "confidence": c.confidence,
+                              "runner_up": c.runner_up, "evidence": list(c.evidence)}) + "\n")
+
+
+@main.command()
+@click.option("--helpdesk", default="zendesk", show_default=True)
+@click.option("--account", default=None, help="Account (subdomain); default AMENDS_ZENDESK_SUBDOMAIN.")
+def train(helpdesk: str, account: str | None) -> None:
+    """Retrain an account's classifier with its agents' corrections (also builds the base model)."""
+    from plugin import db, learning
+    from plugin.classify import base_model
+
+    settings = _settings()
+    _configure_logging(settings)
+    base_model()
+    account = account or settings.zendesk_subdomain
+    if not account:
+        raise click.UsageError("name the account with --account or AMENDS_ZENDESK_SUBDOMAIN")
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    used = learning.train_account(engine, helpdesk, account)
+    click.echo(f"{helpdesk}/{account}: trained with {used} correction(s)" if used
+               else f"{helpdesk}/{account}: no corrections yet; the base model is ready")
+
+
 @main.command(name="lint")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 def lint_command(paths: tuple[str, ...]) -> None:

@@ -139,6 +139,8 @@ def render_note(c: Classification, subject: str, letter: str, to_fill: tuple[str
     lines = [f"Amends suggestion: {c.category} (confidence {c.confidence:.2f})"]
     if c.runner_up:
         lines.append(f"Runner-up: {c.runner_up}")
+    if c.secondary:
+        lines.append(f"Also complains about: {c.secondary} (address it in the letter too)")
     if c.evidence:
         lines.append("Decided by: " + ", ".join(f'"{e}"' for e in c.evidence))
     if audience:

@@ -40,6 +40,8 @@ class Settings:
     order_field_id: str = ""
     rules_file: str = ""
     repeat_window_days: int = 30
+    api_token: str = field(default="", repr=False)
+    retrain_after: int = 10
 
     webhook_tolerance_seconds: int = 300
     max_body_bytes: int = 1024 * 1024

@@ -94,6 +94,7 @@ suggestions = sa.Table(
     sa.Column("compensation", sa.Text),
     sa.Column("to_fill", sa.Text),
     sa.Column("lint", sa.Text),
+    sa.Column("text", sa.Text),
     sa.Index("ix_suggestions_requester", "helpdesk", "account", "requester_key", "created_at"),
 )
 
@@ -109,6 +110,33 @@ attempts = sa.Table(
     sa.Column("outcome", sa.String(32), nullable=False),
     sa.Column("http_status", sa.Integer),
     sa.Column("error", sa.Text),
+)
+
+
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("helpdesk", sa.String(32), nullable=False),
+    sa.Column("account", sa.String(255), nullable=False),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),  # correction | thumbs_up | thumbs_down | insert
+    sa.Column("from_category", sa.String(64)),
+    sa.Column("to_category", sa.String(64)),
+    sa.Column("text", sa.Text),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_feedback_account", "helpdesk", "account", "created_at"),
+)
+
+account_models = sa.Table(
+    "account_models",
+    metadata,
+    sa.Column("helpdesk", sa.String(32), primary_key=True),
+    sa.Column("account", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("corrections", sa.Integer, nullable=False),
+    sa.Column("trained_at", sa.Float, nullable=False),
 )
 
 
@@ -368,13 +396,13 @@ def record_attempt(engine: Engine, c: Claim, started_at: float, outcome: str,
         ))
 
 
-def save_suggestion(engine: Engine, c: Claim, s: Suggestion, requester_key: str = "",
+def save_suggestion(engine: Engine, c: Claim, s: Suggestion, requester_key: str = "", text: str = "",
                     now: float | None = None) -> None:
     """One row per event; a later attempt replaces what an earlier one composed."""
     now = now or time.time()
     values = dict(
         requester_key=requester_key or None, audience=s.audience, tone=s.tone, compensation=s.compensation,
-        to_fill=json.dumps(list(s.to_fill)), lint=json.dumps([f.to_dict() for f in s.lint]),
+        to_fill=json.dumps(list(s.to_fill)), lint=json.dumps([f.to_dict() for f in s.lint]), text=text or None,
         helpdesk=c.event.helpdesk, account=c.event.account, ticket_id=c.event.ticket_id,
         category=s.classification.category, confidence=s.classification.confidence,
         runner_up=s.classification.runner_up, evidence=json.dumps(list(s.classification.evidence)),
@@ -437,6 +465,66 @@ def recoverable(engine: Engine, now: float | None = None, overdue_by: float | No
         elif not_before <= now - overdue_by:
             due.append((event_id, now))
     return due
+
+
+# --- feedback and per-account models ----------------------------------------------
+
+def add_feedback(engine: Engine, helpdesk: str, account: str, ticket_id: str, kind: str, *,
+                 from_category: str | None = None, to_category: str | None = None, text: str | None = None,
+                 source: str = "api", now: float | None = None) -> int:
+    with _write(engine) as conn:
+        return conn.execute(feedback.insert(), dict(
+            helpdesk=helpdesk, account=account, ticket_id=ticket_id, kind=kind, from_category=from_category,
+            to_category=to_category, text=text, source=source, created_at=now or time.time(),
+        )).inserted_primary_key[0]
+
+
+def corrections(engine: Engine, helpdesk: str, account: str) -> list[tuple[str, str]]:
+    """(text, category) an account's agents chose, newest last; one per ticket (the latest)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(feedback.c.ticket_id, feedback.c.text, feedback.c.to_category)
+            .where(feedback.c.helpdesk == helpdesk, feedback.c.account == account,
+                   feedback.c.kind == "correction", feedback.c.text.is_not(None))
+            .order_by(feedback.c.id)
+        ).all()
+    latest = {ticket: (text, category) for ticket, text, category in rows}
+    return list(latest.values())
+
+
+def account_model(engine: Engine, helpdesk: str, account: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(account_models).where(
+            account_models.c.helpdesk == helpdesk, account_models.c.account == account)).mappings().first()
+    return dict(row) if row else None
+
+
+def record_account_model(engine: Engine, helpdesk: str, account: str, fingerprint: str, count: int) -> None:
+    with _write(engine) as conn:
+        updated = conn.execute(account_models.update().where(
+            account_models.c.helpdesk == helpdesk, account_models.c.account == account
+        ).values(fingerprint=fingerprint, corrections=count, trained_at=time.time()))
+        if updated.rowcount == 0:
+            conn.execute(account_models.insert().values(helpdesk=helpdesk, account=account, fingerprint=fingerprint,
+                                                        corrections=count, trained_at=time.time()))
+
+
+def ticket_text(engine: Engine, helpdesk: str, account: str, ticket_id: str) -> str | None:
+    """The text we classified for a ticket, from its event, to learn from a correction."""
+    with engine.connect() as conn:
+        payload = conn.execute(sa.select(events.c.payload).where(
+            events.c.helpdesk == helpdesk, events.c.account == account, events.c.ticket_id == ticket_id,
+        ).order_by(events.c.id.desc()).limit(1)).scalar()
+        stored = conn.execute(sa.select(suggestions.c.text).where(
+            suggestions.c.helpdesk == helpdesk, suggestions.c.account == account,
+            suggestions.c.ticket_id == ticket_id).order_by(suggestions.c.id.desc()).limit(1)).scalar()
+    if stored:
+        return stored
+    if payload:
+        data = json.loads(payload)
+        text = f"{data.get('subject', '')}\n{data.get('description', '')}".strip()
+        return text or None
+    return None
 
 
 # --- reading (admin log, tests, CLI) ------------------------------------------

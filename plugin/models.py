@@ -89,6 +89,8 @@ class Classification:
     confidence: float
     runner_up: str = ""
     evidence: tuple[str, ...] = ()
+    margin: float = 0.0
+    secondary: str = ""  # a second complaint in the same ticket, when clear
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,7 @@ from typing import Callable
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from plugin import db
-from plugin.classify import classify
+from plugin import db, learning
 from plugin.compose import Options, compose
 from plugin.config import Settings
 from plugin.connectors.base import Connector
@@ -91,18 +90,23 @@ def _attempt(engine: Engine, connector: Connector, claim: db.Claim, settings: Se
         return _finish(engine, claim, db.POSTED, "already_posted")
 
     ticket = connector.fetch_ticket(event) if event.is_thin else Ticket.from_event(event)
-    classification = classify(ticket.subject, ticket.description)
+    classifier = learning.classifier_for(engine, event.helpdesk, event.account)
+    classification = classifier.classify(ticket.subject, ticket.description, ticket.tags, ticket.channel)
     if classification.category == "other":
         return _finish(engine, claim, db.SKIPPED, "skipped", "not a complaint that calls for an apology")
-    if not rules.rule(classification.category).enabled:
+    rule = rules.rule(classification.category)
+    if not rule.enabled:
         return _finish(engine, claim, db.SKIPPED, "skipped", f"rule for {classification.category} is disabled")
+    if classification.confidence < rule.threshold:
+        return _finish(engine, claim, db.SKIPPED, "skipped",
+                       f"confidence {classification.confidence:.2f} below the rule's {rule.threshold:.2f}")
     requester = requester_key(ticket)
     previous = db.previous_suggestion(engine, event.helpdesk, event.account, requester,
                                       since=time.time() - settings.repeat_window_days * 86400,
                                       exclude_event_id=claim.event_id) if requester else None
     suggestion = compose(ticket, classification, claim.note_marker, rules=rules, previous=previous,
                          options=Options(settings.company_name, settings.sign_off, settings.order_field_id))
-    db.save_suggestion(engine, claim, suggestion, requester)
+    db.save_suggestion(engine, claim, suggestion, requester, text=f"{ticket.subject}\n{ticket.description}".strip())
     return _post(engine, connector, claim, suggestion)
 
 

@@ -43,6 +43,7 @@ class Tasks:
         # Same reason as db._write: SQLite's busy handler stalls; take turns in-process.
         self._enqueue_lock = threading.Lock() if isinstance(huey.storage, SqliteStorage) else nullcontext()
         self.process = huey.task(name="amends.process_event")(self._process)
+        self.train = huey.task(name="amends.train")(self._train)
         self.sweep = huey.periodic_task(crontab(minute="*"), name="amends.sweep")(self._sweep)
 
     def connector(self, helpdesk: str):
@@ -93,6 +94,11 @@ class Tasks:
         if due:
             log.info("re-enqueued %d unfinished event(s)", len(due))
         return len(due)
+
+    def _train(self, helpdesk: str, account: str) -> int:
+        from plugin import learning
+
+        return learning.train_account(self.engine, helpdesk, account)
 
     def _sweep(self) -> int:
         return self.recover(overdue_by=SWEEP_STALE_SECONDS)

@@ -1,59 +1,135 @@
-"""The classifier: ticket text -> category, confidence, runner-up, evidence. Pure.
+"""The classifier: ticket text -> category, confidence, runner-up, margin, evidence, secondary. Pure.
 
-Interim version: weighted phrase rules, enough for the webhook-to-note spine.
-Issue #4 replaces it with the two-layer classifier; the call signature stays.
+Two layers an admin can reason about: weighted phrases (phrases.py) and a linear
+model trained on the examples we wrote (model.py, examples/). Their scores add up;
+a softmax turns them into probabilities. It abstains (`other`) on non-complaints,
+on other languages, and when the winner is not clear enough: a wrong apology is
+worse than none.
 """
 
 from __future__ import annotations
 
-import re
+import json
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
 
+import numpy as np
+
+from plugin.classify import language
+from plugin.classify.model import LinearModel, fingerprint, train
+from plugin.classify.phrases import PhraseLayer
 from plugin.models import Classification
 
-# Phrases per category (taxonomy ids). Written from the category descriptions.
-PHRASES: dict[str, tuple[str, ...]] = {
-    "delivery_delay": ("not arrived", "hasn't arrived", "has not arrived", "still waiting for my order",
-                       "late delivery", "delayed", "tracking", "where is my order", "in transit", "not delivered"),
-    "wrong_item": ("wrong item", "wrong size", "wrong colour", "wrong color", "different product",
-                   "not what i ordered", "sent me the wrong"),
-    "out_of_stock": ("out of stock", "back-ordered", "backordered", "sold out", "no longer available"),
-    "damaged_item": ("damaged", "broken", "smashed", "dented", "leaking", "cracked"),
-    "product_defect": ("defective", "faulty", "stopped working", "doesn't work", "does not work",
-                       "not as described"),
-    "website_issue": ("website", "checkout", "error message", "page won't load", "app crashes", "site is down"),
-    "pricing_error": ("discount code", "promo code", "coupon", "price was different", "wrong price"),
-    "billing_error": ("charged twice", "double charged", "overcharged", "invoice", "unexpected fee",
-                      "billing", "charged me"),
-    "refund_delay": ("refund", "money back", "still not refunded", "credit hasn't"),
-    "order_cancelled": ("cancelled my order", "canceled my order", "order was cancelled", "order was canceled"),
-    "slow_response": ("no reply", "no response", "nobody answered", "waiting for a reply", "days without"),
-    "poor_support": ("rude", "unhelpful", "wrong information", "customer service was"),
-    "missed_deadline": ("missed the deadline", "deadline", "milestone", "past due"),
-    "miscommunication": ("misunderstood", "miscommunication", "not what we agreed", "scope"),
-    "service_quality": ("substandard", "poor quality", "below standard", "does not meet the specification"),
-    "contract_issue": ("contract", "renewal", "terms of the agreement", "auto-renewed"),
-    "security_incident": ("data breach", "hacked", "compromised", "leaked", "unauthorized access",
-                          "unauthorised access"),
-}
+log = logging.getLogger(__name__)
 
-_PATTERNS = {
-    category: [(phrase, re.compile(r"\b" + re.escape(phrase) + r"\b")) for phrase in phrases]
-    for category, phrases in PHRASES.items()
-}
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+DEFAULT_THRESHOLD = 0.30  # below this the winner is not trusted
+DEFAULT_MARGIN = 0.05  # nor when the runner-up is this close
+SECONDARY_MIN = 0.05
 
 
-def classify(subject: str, description: str) -> Classification:
-    text = f"{subject}\n{description}".lower()
-    scores: dict[str, list[str]] = {}
-    for category, patterns in _PATTERNS.items():
-        hits = [phrase for phrase, pattern in patterns if pattern.search(text)]
-        if hits:
-            scores[category] = hits
-    if not scores:
-        return Classification(category="other", confidence=0.0)
-    ranked = sorted(scores.items(), key=lambda item: (-len(item[1]), item[0]))
-    best, evidence = ranked[0]
-    runner_up = ranked[1][0] if len(ranked) > 1 else ""
-    total = sum(len(hits) for hits in scores.values())
-    confidence = round(len(evidence) / total * min(1.0, 0.5 + 0.25 * len(evidence)), 2)
-    return Classification(category=best, confidence=confidence, runner_up=runner_up, evidence=tuple(evidence))
+def load_examples(directory: Path = EXAMPLES_DIR) -> list[tuple[str, str]]:
+    """(text, category) pairs from examples/<category>.jsonl, in a stable order."""
+    pairs = []
+    for path in sorted(directory.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                # examples/<category>.jsonl, or <category>.<topic>.jsonl for a themed supplement
+                pairs.append((join(row.get("subject", ""), row.get("description", "")), path.name.split(".")[0]))
+    return pairs
+
+
+def join(subject: str, description: str) -> str:
+    return f"{subject}\n{description}".strip()
+
+
+def model_cache_dir() -> Path:
+    here = Path(__file__).parent / ".model-cache"
+    try:
+        here.mkdir(exist_ok=True)
+        if os.access(here, os.W_OK):
+            return here
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / "amends-model-cache"
+
+
+def base_model(examples: list[tuple[str, str]] | None = None) -> LinearModel:
+    """Load the model for these examples, training it once if no cached copy exists."""
+    examples = examples if examples is not None else load_examples()
+    path = model_cache_dir() / f"base-{fingerprint(examples)}.npz"
+    if path.is_file():
+        return LinearModel.load(path)
+    log.info("training the classifier on %d examples", len(examples))
+    model = train(examples)
+    model.save(path)
+    return model
+
+
+class Classifier:
+    def __init__(self, model: LinearModel, phrases: PhraseLayer | None = None,
+                 threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN):
+        self.model = model
+        self.phrases = phrases or PhraseLayer.build()
+        self.threshold = threshold
+        self.margin = margin
+        self.classes = model.classes
+        self.other = self.classes.index("other") if "other" in self.classes else None
+
+    def classify(self, subject: str, description: str, tags: tuple[str, ...] = (), channel: str = "") -> Classification:
+        text = join(subject, description)
+        lang = language.detect(text)
+        if lang != "en":
+            return Classification("other", 0.9, evidence=(f"language: {language.name(lang)}",))
+        logits, weights = self.model.scores(text)
+        model_probs = np.exp(logits - logits.max())
+        model_probs /= model_probs.sum()
+        boosts, found, other_boost = self.phrases.score(text)
+        for category, boost in boosts.items():
+            if category in self.classes:
+                logits[self.classes.index(category)] += boost
+        if self.other is not None:
+            logits[self.other] += other_boost
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        order = np.argsort(-probs)
+        complaints = [i for i in order if i != self.other]
+        best, runner = int(complaints[0]), int(complaints[1]) if len(complaints) > 1 else None
+        top = int(order[0])
+        p_best = float(probs[best])
+        runner_up = self.classes[runner] if runner is not None else ""
+        margin = p_best - (float(probs[runner]) if runner is not None else 0.0)
+        evidence = tuple(dict.fromkeys(found.get(self.classes[best], []) +
+                                       self.model.contributions(weights, best)))[:5]
+        if top == self.other or p_best < self.threshold or margin < self.margin:
+            reason = "reads as a question or request" if top == self.other else "not sure enough"
+            return Classification("other", round(max(float(probs[top]) if top == self.other else 0.0,
+                                                     1.0 - p_best), 3),
+                                  runner_up=self.classes[best], margin=round(margin, 3),
+                                  evidence=(reason,) + evidence[:3])
+        # A second complaint: another category the phrases name outright, that the model also sees.
+        named = [self.classes.index(c) for c in found if c in self.classes and self.classes.index(c) != best]
+        named = [i for i in named if model_probs[i] >= SECONDARY_MIN]
+        secondary = self.classes[max(named, key=lambda i: model_probs[i])] if named else ""
+        return Classification(self.classes[best], round(p_best, 3), runner_up=runner_up, margin=round(margin, 3),
+                              evidence=evidence, secondary=secondary)
+
+
+_default: Classifier | None = None
+_lock = threading.Lock()
+
+
+def default_classifier() -> Classifier:
+    global _default
+    with _lock:
+        if _default is None:
+            _default = Classifier(base_model())
+        return _default
+
+
+def classify(subject: str, description: str, tags: tuple[str, ...] = (), channel: str = "") -> Classification:
+    return default_classifier().classify(subject, description, tags, channel)

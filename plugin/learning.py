@@ -1,0 +1,67 @@
+"""Per-account learning: agents' corrections retrain that account's classifier.
+
+The base examples plus the account's corrections (each counted several times, so a
+handful of them outweigh our generic wording) train a model that only that account
+uses. Training runs in the worker (`amends.train`, queued after enough new
+corrections) or from `amends train`; classifying only loads the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.engine import Engine
+
+from plugin import db
+from plugin.classify import Classifier, default_classifier, load_examples, model_cache_dir
+from plugin.classify.model import LinearModel, fingerprint, train
+
+log = logging.getLogger(__name__)
+CORRECTION_WEIGHT = 3
+_loaded: dict[tuple[str, str, str], Classifier] = {}
+_lock = threading.Lock()
+
+
+def _path(helpdesk: str, account: str, fp: str):
+    return model_cache_dir() / f"account-{helpdesk}-{account}-{fp}.npz"
+
+
+def _training_set(corrections: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return load_examples() + [pair for pair in corrections for _ in range(CORRECTION_WEIGHT)]
+
+
+def train_account(engine: Engine, helpdesk: str, account: str) -> int:
+    """Retrain one account's model from its corrections; returns how many were used."""
+    corrections = db.corrections(engine, helpdesk, account)
+    if not corrections:
+        return 0
+    examples = _training_set(corrections)
+    fp = fingerprint(examples)
+    path = _path(helpdesk, account, fp)
+    if not path.is_file():
+        train(examples).save(path)
+    db.record_account_model(engine, helpdesk, account, fp, len(corrections))
+    log.info("%s/%s: classifier retrained with %d correction(s)", helpdesk, account, len(corrections))
+    return len(corrections)
+
+
+def pending(engine: Engine, helpdesk: str, account: str) -> int:
+    """Corrections not yet in the account's model."""
+    record = db.account_model(engine, helpdesk, account)
+    return len(db.corrections(engine, helpdesk, account)) - (record["corrections"] if record else 0)
+
+
+def classifier_for(engine: Engine, helpdesk: str, account: str) -> Classifier:
+    record = db.account_model(engine, helpdesk, account)
+    if record is None:
+        return default_classifier()
+    key = (helpdesk, account, record["fingerprint"])
+    with _lock:
+        if key not in _loaded:
+            path = _path(helpdesk, account, record["fingerprint"])
+            if not path.is_file():  # trained on another machine: rebuild it here once
+                train(_training_set(db.corrections(engine, helpdesk, account))).save(path)
+            base = default_classifier()
+            _loaded[key] = Classifier(LinearModel.load(path), base.phrases, base.threshold, base.margin)
+        return _loaded[key]

@@ -1,0 +1,79 @@
+"""Agents' corrections: the feedback API, and an account's classifier learning from them."""
+
+import pytest
+
+from plugin import db, learning
+from plugin.classify import default_classifier
+
+JARGON = [
+    "my quibbleflux is blorping again", "the quibbleflux started blorping this morning",
+    "quibbleflux blorping nonstop, please help", "second quibbleflux this month that blorps",
+    "Subject: blorping\nThe quibbleflux you sold me blorps constantly", "quibbleflux keeps blorping after the update",
+]
+
+
+@pytest.fixture
+def api_app(make_settings):
+    from plugin import create_app
+
+    app = create_app(make_settings(api_token="t0ken", retrain_after=3))
+    yield app
+    app.extensions["amends"].engine.dispose()
+
+
+def post(client, body, token="t0ken"):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post("/api/feedback", json=body, headers=headers)
+
+
+def test_feedback_requires_the_token(api_app):
+    client = api_app.test_client()
+    assert post(client, {"ticket_id": "1", "category": "billing_error", "description": "x"}, token=None).status_code == 401
+    assert post(client, {"ticket_id": "1", "category": "billing_error", "description": "x"}, token="bad").status_code == 401
+
+
+def test_feedback_api_is_off_without_a_token(make_settings):
+    from plugin import create_app
+
+    client = create_app(make_settings()).test_client()
+    response = post(client, {"ticket_id": "1", "category": "billing_error"})
+    assert response.status_code == 401 and "AMENDS_API_TOKEN" in response.json["reason"]
+
+
+@pytest.mark.parametrize("body, reason", [
+    ({"ticket_id": "1", "category": "nonsense", "description": "x"}, "category"),
+    ({"ticket_id": "abc", "category": "billing_error", "description": "x"}, "ticket_id"),
+    ({"ticket_id": "1", "kind": "hug", "category": "billing_error"}, "kind"),
+    ({"ticket_id": "999", "category": "billing_error"}, "no text to learn from"),
+])
+def test_feedback_validation(api_app, body, reason):
+    response = post(api_app.test_client(), body)
+    assert response.status_code == 400 and reason in response.json["reason"]
+
+
+def test_corrections_trigger_retraining_after_the_threshold(api_app):
+    client = api_app.test_client()
+    huey = api_app.extensions["amends"].huey
+    for i, text in enumerate(JARGON[:3]):
+        response = post(client, {"ticket_id": str(i + 1), "category": "product_defect", "description": text,
+                                 "from_category": "other"})
+        assert response.status_code == 201
+    assert response.json["retraining"] is True
+    assert any(t.name.endswith("amends.train") for t in huey.pending())
+
+
+def test_an_account_learns_from_its_corrections_and_only_that_account(settings):
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    probe = "the quibbleflux is blorping yet again"
+    assert default_classifier().classify("", probe).category != "product_defect"
+    for i, text in enumerate(JARGON):
+        db.add_feedback(engine, "zendesk", "acme", str(i + 1), "correction", from_category="other",
+                        to_category="product_defect", text=text)
+    assert learning.pending(engine, "zendesk", "acme") == len(JARGON)
+    assert learning.train_account(engine, "zendesk", "acme") == len(JARGON)
+    assert learning.pending(engine, "zendesk", "acme") == 0
+    learned = learning.classifier_for(engine, "zendesk", "acme").classify("", probe)
+    assert learned.category == "product_defect"
+    assert learning.classifier_for(engine, "zendesk", "other-account").classify("", probe).category != "product_defect"
+    engine.dispose()
