@@ -81,3 +81,33 @@ def test_lint_fails_on_a_bad_letter_file(tmp_path):
     assert result.returncode == 1
     for code in ("generic", "template-syntax", "length", "subject"):
         assert code in result.stdout
+
+
+def test_classify_text_prints_category_and_confidence(tmp_path):
+    result = amends(["classify", "I was charged twice for my order, please refund the duplicate"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    category, confidence = result.stdout.split()
+    assert category == "billing_error" and 0 < float(confidence) <= 1
+
+
+def test_classify_jsonl_keeps_order_and_fields(tmp_path):
+    import json
+
+    rows = [{"id": "a", "subject": "Late", "description": "my parcel still hasn't arrived", "extra": 1},
+            {"id": 7, "subject": "", "description": "what are your opening hours?"},
+            {"id": "c", "description": "someone used my card for payments I didn't make"}]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    result = amends(["classify", "--jsonl", str(path)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["a", 7, "c"]
+    assert [o["category"] for o in out] == ["delivery_delay", "other", "security_incident"]
+    assert all(set(o) == {"id", "category", "confidence", "runner_up", "evidence"} for o in out)
+
+
+def test_classify_jsonl_reports_the_bad_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": 1, "description": "fine"}\nnot json\n')
+    result = amends(["classify", "--jsonl", str(path)], tmp_path)
+    assert result.returncode != 0 and "line 2" in result.stderr

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
+from collections import Counter
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -40,29 +40,52 @@ def features(text: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
 
 
+def char_features(text: str) -> list[str]:
+    """Character 3- to 5-grams inside each word (padded with spaces): they survive typos
+    ("recieved", "cancelled flightled") that word features miss."""
+    grams = []
+    for word in tokens(text):
+        padded = f" {word} "
+        for n in (3, 4, 5):
+            grams.extend(padded[i:i + n] for i in range(len(padded) - n + 1))
+    return grams
+
+
 @dataclass
 class LinearModel:
+    """Two blocks of tf-idf features, each l2-normalised on its own (as two TfidfVectorizers
+    side by side), then one linear layer. Char-block indices follow the word block's."""
+
     classes: list[str]
-    vocabulary: dict[str, int]
-    idf: np.ndarray  # (n_features,)
+    vocabulary: dict[str, int]  # word n-grams
+    idf: np.ndarray  # (n_features,) both blocks
     coef: np.ndarray  # (n_features, n_classes)
     intercept: np.ndarray  # (n_classes,)
+    char_vocabulary: dict[str, int] = field(default_factory=dict)
 
-    def scores(self, text: str) -> tuple[np.ndarray, dict[str, float]]:
-        """Logits per class, and each known feature's tf-idf weight (for evidence)."""
-        counts: dict[int, int] = {}
-        for feature in features(text):
-            index = self.vocabulary.get(feature)
-            if index is not None:
-                counts[index] = counts.get(index, 0) + 1
-        if not counts:
-            return self.intercept.copy(), {}
-        indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
+    def _block(self, items: list[str], vocabulary: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        get = vocabulary.get
+        found = [(index, count) for item, count in Counter(items).items() if (index := get(item)) is not None]
+        if not found:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        indices = np.fromiter((i for i, _ in found), dtype=np.int64, count=len(found))
+        counts = np.fromiter((c for _, c in found), dtype=np.float64, count=len(found))
         # sublinear tf, then l2 normalisation, as TfidfVectorizer(sublinear_tf=True) does
-        weights = np.array([1.0 + math.log(c) for c in counts.values()]) * self.idf[indices]
+        weights = (1.0 + np.log(counts)) * self.idf[indices]
         weights /= np.linalg.norm(weights) or 1.0
-        logits = weights @ self.coef[indices] + self.intercept
-        return logits, dict(zip(indices.tolist(), weights.tolist()))
+        return indices, weights
+
+    def scores(self, text: str) -> tuple[np.ndarray, dict[int, float]]:
+        """Logits per class, and each known word feature's tf-idf weight (for evidence)."""
+        word_idx, word_w = self._block(features(text), self.vocabulary)
+        logits = self.intercept.copy()
+        if len(word_idx):
+            logits += word_w @ self.coef[word_idx]
+        if self.char_vocabulary:
+            char_idx, char_w = self._block(char_features(text), self.char_vocabulary)
+            if len(char_idx):
+                logits += char_w @ self.coef[char_idx]
+        return logits, dict(zip(word_idx.tolist(), word_w.tolist()))
 
     def contributions(self, weights: dict[int, float], class_index: int, top: int = 4) -> list[str]:
         """The features that pushed most towards one class: the evidence an admin can read."""
@@ -80,9 +103,9 @@ class LinearModel:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        vocab = json.dumps(self.vocabulary)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, classes=np.array(self.classes), vocabulary=np.array(vocab), idf=self.idf,
+        np.savez_compressed(tmp, classes=np.array(self.classes), vocabulary=np.array(json.dumps(self.vocabulary)),
+                            char_vocabulary=np.array(json.dumps(self.char_vocabulary)), idf=self.idf,
                             coef=self.coef.astype(np.float32), intercept=self.intercept)
         tmp.replace(path)  # atomic: a reader never sees half a model
 
@@ -90,30 +113,39 @@ class LinearModel:
     def load(cls, path: Path) -> "LinearModel":
         with np.load(path, allow_pickle=False) as data:
             return cls(classes=[str(c) for c in data["classes"]], vocabulary=json.loads(str(data["vocabulary"])),
-                       idf=data["idf"], coef=data["coef"].astype(np.float64), intercept=data["intercept"])
+                       idf=data["idf"], coef=data["coef"].astype(np.float64), intercept=data["intercept"],
+                       char_vocabulary=json.loads(str(data["char_vocabulary"])))
 
 
-def train(examples: Iterable[tuple[str, str]], c: float = 30.0) -> LinearModel:
+def train(examples: Iterable[tuple[str, str]], c: float = 10.0) -> LinearModel:
     """Fit on (text, category) pairs. Imports scikit-learn only here."""
+    from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     texts, labels = zip(*examples)
-    vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True, min_df=1)
-    matrix = vectorizer.fit_transform(texts)
-    classifier = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+    words = TfidfVectorizer(analyzer=features, sublinear_tf=True)
+    chars = TfidfVectorizer(analyzer=char_features, sublinear_tf=True, min_df=2)
+    matrix = hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr()
+    classifier = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
     classifier.fit(matrix, labels)
     classes = [str(x) for x in classifier.classes_]
     coef = classifier.coef_.T if len(classes) > 2 else np.hstack([-classifier.coef_.T, classifier.coef_.T])
     intercept = classifier.intercept_ if len(classes) > 2 else np.array([-classifier.intercept_[0],
                                                                           classifier.intercept_[0]])
-    return LinearModel(classes=classes, vocabulary={k: int(v) for k, v in vectorizer.vocabulary_.items()},
-                       idf=vectorizer.idf_.astype(np.float64), coef=np.asarray(coef, dtype=np.float64),
-                       intercept=np.asarray(intercept, dtype=np.float64))
+    offset = len(words.vocabulary_)
+    return LinearModel(classes=classes, vocabulary={k: int(v) for k, v in words.vocabulary_.items()},
+                       idf=np.concatenate([words.idf_, chars.idf_]).astype(np.float64),
+                       coef=np.asarray(coef, dtype=np.float64), intercept=np.asarray(intercept, dtype=np.float64),
+                       char_vocabulary={k: int(v) + offset for k, v in chars.vocabulary_.items()})
+
+
+# Bump when features, training settings or the file layout change: cached models then retrain.
+FORMAT = "2-word12-char345-c10"
 
 
 def fingerprint(examples: Iterable[tuple[str, str]]) -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(FORMAT.encode())
     for text, label in examples:
         digest.update(label.encode() + b"\0" + text.encode() + b"\n")
     return digest.hexdigest()[:16]

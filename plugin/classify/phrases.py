@@ -63,6 +63,9 @@ NEGATIONS: tuple[tuple[str, float], ...] = (
 )
 
 
+WORD = re.compile(r"[a-z0-9']+")
+
+
 @dataclass(frozen=True)
 class PhraseLayer:
     patterns: dict[str, tuple[tuple[str, re.Pattern, float], ...]]
@@ -81,11 +84,13 @@ class PhraseLayer:
     def score(self, text: str) -> tuple[dict[str, float], dict[str, list[str]], float]:
         """(category -> boost, category -> phrases found, boost for `other`)."""
         lowered = text.lower().replace("’", "'")
+        words = set(WORD.findall(lowered))
         boosts: dict[str, float] = {}
         found: dict[str, list[str]] = {}
         for category, items in self.patterns.items():
             for phrase, pattern, weight in items:
-                if pattern.search(lowered):
+                # cheap pre-check on the first word; the regex confirms the whole phrase
+                if WORD.match(phrase).group(0) in words and pattern.search(lowered):
                     boosts[category] = boosts.get(category, 0.0) + weight
                     found.setdefault(category, []).append(phrase)
         other = sum(w for pattern, w in self.negations if pattern.search(lowered))
