@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 DEFAULT_PHRASES: dict[str, tuple[tuple[str, float], ...]] = {
     "delivery_delay": (("not arrived", 1.5), ("hasn't arrived", 1.5), ("still hasn't come", 1.5),
-                       ("still waiting for my", 1.2), ("not received", 1.0), ("tracking hasn't", 1.2),
+                       ("still waiting for my", 1.2), ("not received", 1.5), ("not recieved", 1.5),
+                       ("haven't received", 1.2), ("never arrived", 1.5), ("tracking hasn't", 1.2),
                        ("stuck in transit", 1.5), ("late delivery", 1.5), ("delayed", 0.8)),
     "wrong_item": (("wrong item", 2.0), ("wrong size", 2.0), ("wrong colour", 2.0), ("wrong color", 2.0),
                    ("not what i ordered", 2.0), ("sent me the wrong", 2.0), ("instead of", 0.6)),
