@@ -67,6 +67,9 @@ def worker() -> None:
     settings = _settings()
     _configure_logging(settings)
     runtime = build_runtime(settings)
+    from plugin.classify import default_classifier
+
+    default_classifier()  # train or load the model now, not on the first ticket
     runtime.tasks.recover()
     Consumer(
         runtime.huey,

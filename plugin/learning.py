@@ -63,5 +63,6 @@ def classifier_for(engine: Engine, helpdesk: str, account: str) -> Classifier:
             if not path.is_file():  # trained on another machine: rebuild it here once
                 train(_training_set(db.corrections(engine, helpdesk, account))).save(path)
             base = default_classifier()
-            _loaded[key] = Classifier(LinearModel.load(path), base.phrases, base.threshold, base.margin)
+            _loaded[key] = Classifier(LinearModel.load(path), base.phrases, base.threshold, base.margin,
+                                      base.other_shift)
         return _loaded[key]

@@ -57,10 +57,11 @@ DEFAULT_PHRASES: dict[str, tuple[tuple[str, float], ...]] = {
 # Questions and requests about the customer's own actions: not a company failure.
 NEGATIONS: tuple[tuple[str, float], ...] = (
     # Only specific cues: general question words are left to the model, because real
-    # complaints are often phrased as questions ("why was I charged twice?").
-    (r"\bwhat happens if\b", 2.0), (r"\bis there a (fee|charge)\b", 1.0),
+    # complaints are often phrased as questions ("why did you take my payment two times?").
+    (r"\bwhat happens if\b", 2.0), (r"\bis there a (fee|charge)\b", 2.0),
     (r"\bi (want|would like|need) to cancel\b", 1.5), (r"\bcancel my (order|transfer|subscription)\b", 1.0),
-    (r"\bi (lost|forgot)\b", 1.2), (r"^\W*(talk|speak|chat) (to|with) (an? )?(agent|human|person|someone)\W*$", 3.0),
+    (r"\bi (lost|forgot|misplaced)\b", 2.0), (r"\bdo you (refund|offer|accept|ship|deliver|charge)\b", 1.5),
+    (r"^\W*(talk|speak|chat) (to|with) (an? )?(agent|human|person|someone)\W*$", 3.0),
 )
 
 
