@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -103,7 +105,7 @@ class LinearModel:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npz")  # one per writer
         np.savez_compressed(tmp, classes=np.array(self.classes), vocabulary=np.array(json.dumps(self.vocabulary)),
                             char_vocabulary=np.array(json.dumps(self.char_vocabulary)), idf=self.idf,
                             coef=self.coef.astype(np.float32), intercept=self.intercept)
