@@ -26,6 +26,18 @@ from plugin.rules import Rules, default_rules
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 PLACEHOLDER_RE = re.compile(r"\[[a-z][a-z' -]*\]")
 DIVIDER = "-" * 40
+# How a second complaint in the same ticket is named in the letter ("You also mentioned ...").
+ALSO = {
+    "delivery_delay": "that your order is late", "wrong_item": "receiving the wrong item",
+    "out_of_stock": "the item that is now unavailable", "damaged_item": "the damage to your item",
+    "product_defect": "the fault with the product", "website_issue": "the problem with our website",
+    "pricing_error": "the price you were charged", "billing_error": "the error on your bill",
+    "refund_delay": "the refund you are still waiting for", "order_cancelled": "the cancellation",
+    "slow_response": "how long you waited for a reply", "poor_support": "how our support team treated you",
+    "missed_deadline": "the missed deadline", "miscommunication": "the misunderstanding about what was agreed",
+    "service_quality": "the quality of the work", "contract_issue": "the question about your agreement",
+    "security_incident": "your concern about the security of your account",
+}
 LOCALE = "en"
 
 
@@ -103,6 +115,7 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
         "remedy": (incident.remedy if incident and incident.remedy else rule.remedy),
         "prevention": f"What we are changing: {rule.prevention}" if rule.prevention else "",
         "compensation": comp.letter_sentence(offer, formal) if offer and offer.in_letter else "",
+        "also": ALSO.get(classification.secondary, "") if classification.secondary != category else "",
     }
     template = (environment().from_string(template_source) if template_source is not None
                 else environment().get_template(rule.template or template_name(category, audience)))

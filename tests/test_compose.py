@@ -138,3 +138,14 @@ def test_hostile_ticket_text_never_breaks_rendering_or_leaks_template_syntax(nam
 def test_template_syntax_from_the_customer_comes_back_verbatim(payload):
     s = compose(ticket(name=f"{payload} Smith", description=payload), LATE, "m", tone="formal")
     assert s.letter.startswith(f"Dear {payload.replace('[', '(').replace(']', ')')} Smith,")
+
+
+def test_a_second_complaint_is_acknowledged_in_the_letter():
+    both = Classification("delivery_delay", 0.8, "poor_support", ("not arrived",), secondary="poor_support")
+    s = compose(ticket(), both, "m", now=NOW)
+    assert "You also mentioned how our support team treated you." in s.letter
+    assert "Also complains about: poor_support" in s.note
+    assert s.lint == ()
+    formal = compose(ticket(), both, "m", now=NOW, tone="formal")
+    assert "You also raised how our support team treated you." in formal.letter
+    assert "You also" not in compose(ticket(), LATE, "m", now=NOW).letter
