@@ -122,3 +122,10 @@ def test_no_evaluation_text_is_in_the_package():
             if (is_examples and line in exact) or any(e in line for e in long_ones):
                 leaked.append(f"{path.name}: {line[:60]}")
     assert leaked == []
+
+
+def test_tags_add_phrase_evidence():
+    plain = default_classifier().classify("Order 4411", "Any news on this one?")
+    tagged = default_classifier().classify("Order 4411", "Any news on this one?", tags=("not_received", "web_form"))
+    assert tagged.category == "delivery_delay" and "not received" in tagged.evidence
+    assert plain.category != "delivery_delay" or "not received" not in plain.evidence

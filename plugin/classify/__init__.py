@@ -94,7 +94,10 @@ class Classifier:
         logits, weights = self.model.scores(text)
         model_probs = np.exp(logits - logits.max())
         model_probs /= model_probs.sum()
-        boosts, found, other_boost = self.phrases.score(text)
+        # Tags (e.g. set by a Zendesk form: "late_delivery") can only add phrase evidence;
+        # the model sees the customer's words alone, as it was trained.
+        tag_text = " ".join(t.replace("_", " ").replace("-", " ") for t in tags if not t.startswith("amends_"))
+        boosts, found, other_boost = self.phrases.score(f"{text}\n{tag_text}" if tag_text else text)
         for category, boost in boosts.items():
             if category in self.classes:
                 logits[self.classes.index(category)] += boost
