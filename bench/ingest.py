@@ -16,7 +16,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -213,7 +212,7 @@ class FakeInProcess:
         fake = FakeZendesk(email="bench@example.com", api_token="tok", auto_tickets=True)
         fake.start()
         conn.send(fake.url)
-        while (message := conn.recv()) != "stop":
+        while conn.recv() != "stop":
             conn.send(note_times(fake))
         fake.stop()
 

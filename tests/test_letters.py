@@ -13,7 +13,6 @@ import pytest
 
 from plugin.compose import Options, compose, environment
 from plugin.connectors.zendesk import ticket_from_show_response
-from plugin.lint import lint
 from plugin.models import Classification
 from plugin.rules import CATEGORIES
 from tests.fixtures.tickets.regen import CASES, FIXTURES, draft_letter

@@ -219,7 +219,7 @@ def test_second_complaint_from_the_same_requester_is_a_repeat(stack):
     event_id = db.accept_event(engine, second).event_id
     assert run(stack, event_id).outcome == "posted"
     [note] = [c for c in fake.comments(35437) if c.get("public") is False]
-    assert f"Repeat: this requester got an apology suggestion on" in note["body"]
+    assert "Repeat: this requester got an apology suggestion on" in note["body"]
     assert f"(ticket #{TICKET}, delivery_delay)" in note["body"]
     assert "is not the first time" in note["body"]
     stored = db.get_suggestion(engine, event_id)
