@@ -119,7 +119,7 @@ class LinearModel:
                        char_vocabulary=json.loads(str(data["char_vocabulary"])))
 
 
-def train(examples: Iterable[tuple[str, str]], c: float = 10.0) -> LinearModel:
+def train(examples: Iterable[tuple[str, str]], c: float = 30.0) -> LinearModel:
     """Fit on (text, category) pairs. Imports scikit-learn only here."""
     from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -143,7 +143,7 @@ def train(examples: Iterable[tuple[str, str]], c: float = 10.0) -> LinearModel:
 
 
 # Bump when features, training settings or the file layout change: cached models then retrain.
-FORMAT = "2-word12-char345-c10"
+FORMAT = "2-word12-char345-c30"
 
 
 def fingerprint(examples: Iterable[tuple[str, str]]) -> str:
