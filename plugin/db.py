@@ -510,21 +510,20 @@ def record_account_model(engine: Engine, helpdesk: str, account: str, fingerprin
 
 
 def ticket_text(engine: Engine, helpdesk: str, account: str, ticket_id: str) -> str | None:
-    """The text we classified for a ticket, from its event, to learn from a correction."""
+    """The text we classified for a ticket (its suggestion, else its event), to learn from a correction."""
     with engine.connect() as conn:
-        payload = conn.execute(sa.select(events.c.payload).where(
-            events.c.helpdesk == helpdesk, events.c.account == account, events.c.ticket_id == ticket_id,
-        ).order_by(events.c.id.desc()).limit(1)).scalar()
         stored = conn.execute(sa.select(suggestions.c.text).where(
             suggestions.c.helpdesk == helpdesk, suggestions.c.account == account,
             suggestions.c.ticket_id == ticket_id).order_by(suggestions.c.id.desc()).limit(1)).scalar()
-    if stored:
-        return stored
-    if payload:
-        data = json.loads(payload)
-        text = f"{data.get('subject', '')}\n{data.get('description', '')}".strip()
-        return text or None
-    return None
+        if stored:
+            return stored
+        payload = conn.execute(sa.select(events.c.payload).where(
+            events.c.helpdesk == helpdesk, events.c.account == account, events.c.ticket_id == ticket_id,
+        ).order_by(events.c.id.desc()).limit(1)).scalar()
+    if not payload:
+        return None
+    data = json.loads(payload)
+    return f"{data.get('subject', '')}\n{data.get('description', '')}".strip() or None
 
 
 # --- reading (admin log, tests, CLI) ------------------------------------------
