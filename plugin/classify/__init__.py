@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 import threading
 from pathlib import Path
 
-import numpy as np
 
 from plugin.classify import language
 from plugin.classify.model import LinearModel, fingerprint, train
@@ -79,12 +79,14 @@ class Classifier:
                  threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN,
                  other_shift: float = OTHER_PRIOR_SHIFT):
         self.model = model
+        model.warm()
         self.phrases = phrases or PhraseLayer.build()
         self.threshold = threshold
         self.margin = margin
         self.other_shift = other_shift
         self.classes = model.classes
         self.other = self.classes.index("other") if "other" in self.classes else None
+        self.index = {category: i for i, category in enumerate(self.classes)}
 
     def classify(self, subject: str, description: str, tags: tuple[str, ...] = (), channel: str = "") -> Classification:
         text = join(subject, description)
@@ -92,40 +94,49 @@ class Classifier:
         if lang != "en":
             return Classification("other", 0.9, evidence=(f"language: {language.name(lang)}",))
         logits, weights = self.model.scores(text)
-        model_probs = np.exp(logits - logits.max())
-        model_probs /= model_probs.sum()
+        model_logits = logits.tolist()
         # Tags (e.g. set by a Zendesk form: "late_delivery") can only add phrase evidence;
         # the model sees the customer's words alone, as it was trained.
         tag_text = " ".join(t.replace("_", " ").replace("-", " ") for t in tags if not t.startswith("amends_"))
         boosts, found, other_boost = self.phrases.score(f"{text}\n{tag_text}" if tag_text else text)
+        scores = list(model_logits)
         for category, boost in boosts.items():
-            if category in self.classes:
-                logits[self.classes.index(category)] += boost
+            if (i := self.index.get(category)) is not None:
+                scores[i] += boost
         if self.other is not None:
-            logits[self.other] += other_boost + self.other_shift
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
-        order = np.argsort(-probs)
+            scores[self.other] += other_boost + self.other_shift
+        probs = softmax(scores)
+        order = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)
         complaints = [i for i in order if i != self.other]
-        best, runner = int(complaints[0]), int(complaints[1]) if len(complaints) > 1 else None
-        top = int(order[0])
-        p_best = float(probs[best])
+        best, runner = complaints[0], complaints[1] if len(complaints) > 1 else None
+        top = order[0]
+        p_best = probs[best]
         runner_up = self.classes[runner] if runner is not None else ""
-        margin = p_best - (float(probs[runner]) if runner is not None else 0.0)
+        margin = p_best - (probs[runner] if runner is not None else 0.0)
         evidence = tuple(dict.fromkeys(found.get(self.classes[best], []) +
                                        self.model.contributions(weights, best)))[:5]
         if top == self.other or p_best < self.threshold or margin < self.margin:
             reason = "reads as a question or request" if top == self.other else "not sure enough"
-            return Classification("other", round(max(float(probs[top]) if top == self.other else 0.0,
-                                                     1.0 - p_best), 3),
+            return Classification("other", round(max(probs[top] if top == self.other else 0.0, 1.0 - p_best), 3),
                                   runner_up=self.classes[best], margin=round(margin, 3),
                                   evidence=(reason,) + evidence[:3])
         # A second complaint: another category the phrases name outright, that the model also sees.
-        named = [self.classes.index(c) for c in found if c in self.classes and self.classes.index(c) != best]
-        named = [i for i in named if model_probs[i] >= SECONDARY_MIN]
-        secondary = self.classes[max(named, key=lambda i: model_probs[i])] if named else ""
+        named = [i for c in found if (i := self.index.get(c)) is not None and i != best]
+        secondary = ""
+        if named:
+            model_probs = softmax(model_logits)
+            named = [i for i in named if model_probs[i] >= SECONDARY_MIN]
+            secondary = self.classes[max(named, key=model_probs.__getitem__)] if named else ""
         return Classification(self.classes[best], round(p_best, 3), runner_up=runner_up, margin=round(margin, 3),
                               evidence=evidence, secondary=secondary)
+
+
+def softmax(scores: list[float]) -> list[float]:
+    """On a list of ~18 floats plain Python beats numpy's per-call overhead."""
+    high = max(scores)
+    exps = [math.exp(x - high) for x in scores]
+    total = sum(exps)
+    return [x / total for x in exps]
 
 
 _default: Classifier | None = None

@@ -27,16 +27,24 @@ _SETS = {lang: frozenset(words) for lang, words in STOPWORDS.items()}
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
+_LANGS_OF: dict[str, tuple[str, ...]] = {}
+for _lang, _words in _SETS.items():
+    for _w in _words:
+        _LANGS_OF[_w] = _LANGS_OF.get(_w, ()) + (_lang,)
+_SCRIPT_PATTERNS = tuple((lang, re.compile(pattern)) for lang, pattern in SCRIPTS)
+
+
 def detect(text: str) -> str:
     """An ISO 639-1 code; 'en' when unsure (short texts, names, order numbers)."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return "en"
-    for lang, pattern in SCRIPTS:
-        if len(re.findall(pattern, text)) > len(letters) * 0.3:
-            return lang
-    words = [w.lower() for w in _WORD.findall(text)]
-    hits = {lang: sum(w in stop for w in words) for lang, stop in _SETS.items()}
+    if not text.isascii():  # ASCII cannot be in another script: skip the script count
+        letters = sum(c.isalpha() for c in text)
+        for lang, pattern in _SCRIPT_PATTERNS:
+            if letters and len(pattern.findall(text)) > letters * 0.3:
+                return lang
+    hits = dict.fromkeys(_SETS, 0)
+    for word in _WORD.findall(text.lower()):
+        for lang in _LANGS_OF.get(word, ()):
+            hits[lang] += 1
     best = max(hits, key=hits.get)
     if best != "en" and hits[best] >= 3 and hits[best] > 2 * hits["en"]:
         return best

@@ -42,15 +42,19 @@ def features(text: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
 
 
+def _word_grams(word: str) -> list[str]:
+    padded = f" {word} "
+    return [padded[i:i + n] for n in (3, 4, 5) for i in range(len(padded) - n + 1)]
+
+
 def char_features(text: str) -> list[str]:
     """Character 3- to 5-grams inside each word (padded with spaces): they survive typos
     ("recieved", "cancelled flightled") that word features miss."""
-    grams = []
-    for word in tokens(text):
-        padded = f" {word} "
-        for n in (3, 4, 5):
-            grams.extend(padded[i:i + n] for i in range(len(padded) - n + 1))
-    return grams
+    return [gram for word in tokens(text) for gram in _word_grams(word)]
+
+
+_EMPTY_INDEX = np.empty(0, dtype=np.intp)
+_EMPTY_WEIGHT = np.empty(0)
 
 
 @dataclass
@@ -64,39 +68,71 @@ class LinearModel:
     coef: np.ndarray  # (n_features, n_classes)
     intercept: np.ndarray  # (n_classes,)
     char_vocabulary: dict[str, int] = field(default_factory=dict)
+    _char_cache: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)
 
-    def _block(self, items: list[str], vocabulary: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-        get = vocabulary.get
-        found = [(index, count) for item, count in Counter(items).items() if (index := get(item)) is not None]
-        if not found:
-            return np.empty(0, dtype=np.int64), np.empty(0)
-        indices = np.fromiter((i for i, _ in found), dtype=np.int64, count=len(found))
-        counts = np.fromiter((c for _, c in found), dtype=np.float64, count=len(found))
-        # sublinear tf, then l2 normalisation, as TfidfVectorizer(sublinear_tf=True) does
-        weights = (1.0 + np.log(counts)) * self.idf[indices]
-        weights /= np.linalg.norm(weights) or 1.0
-        return indices, weights
+    def _block(self, indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Sublinear tf times idf, l2-normalised: what TfidfVectorizer(sublinear_tf=True) gives."""
+        if not indices:
+            return _EMPTY_INDEX, _EMPTY_WEIGHT
+        counts = Counter(indices)
+        index = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        weights = (1.0 + np.log(tf)) * self.idf[index]
+        weights /= np.sqrt(weights @ weights) or 1.0
+        return index, weights
 
-    def scores(self, text: str) -> tuple[np.ndarray, dict[int, float]]:
-        """Logits per class, and each known word feature's tf-idf weight (for evidence)."""
-        word_idx, word_w = self._block(features(text), self.vocabulary)
+    def _char_indices(self, word: str) -> list[int]:
+        """A word's known character n-grams, cached: most words recur, so the slicing and
+        lookups happen once per word rather than once per ticket."""
+        found = self._char_cache.get(word)
+        if found is None:
+            get = self.char_vocabulary.get
+            found = [i for gram in _word_grams(word) if (i := get(gram)) is not None]
+            if len(self._char_cache) > 200_000:  # bound the memory on endless new words
+                self._char_cache.clear()
+            self._char_cache[word] = found
+        return found
+
+    def scores(self, text: str) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """Logits per class, and the known word features with their tf-idf weights (for evidence)."""
+        words = tokens(text)
+        get = self.vocabulary.get
+        word_ids = [i for f in words if (i := get(f)) is not None]
+        word_ids += [i for a, b in zip(words, words[1:]) if (i := get(f"{a} {b}")) is not None]
+        word_idx, word_w = self._block(word_ids)
         logits = self.intercept.copy()
         if len(word_idx):
             logits += word_w @ self.coef[word_idx]
         if self.char_vocabulary:
-            char_idx, char_w = self._block(char_features(text), self.char_vocabulary)
+            char_ids = [i for word in words for i in self._char_indices(word)]
+            char_idx, char_w = self._block(char_ids)
             if len(char_idx):
                 logits += char_w @ self.coef[char_idx]
-        return logits, dict(zip(word_idx.tolist(), word_w.tolist()))
+        return logits, (word_idx, word_w)
 
-    def contributions(self, weights: dict[int, float], class_index: int, top: int = 4) -> list[str]:
+    def contributions(self, weights: tuple[np.ndarray, np.ndarray], class_index: int, top: int = 4) -> list[str]:
         """The features that pushed most towards one class: the evidence an admin can read."""
-        if not weights:
+        index, values = weights
+        if not len(index):
             return []
+        pushes = (values * self.coef[index, class_index]).tolist()
         inverse = self._inverse()
-        scored = sorted(((w * self.coef[i, class_index], inverse[i]) for i, w in weights.items()
-                         if not set(inverse[i].split()) <= FUNCTION_WORDS), reverse=True)
-        return [name for value, name in scored[:top] if value > 0.05]
+        names = []
+        for push, i in sorted(zip(pushes, index.tolist()), reverse=True):
+            if push <= 0.05 or len(names) == top:
+                break
+            name = inverse[i]
+            if not set(name.split()) <= FUNCTION_WORDS:
+                names.append(name)
+        return names
+
+    def warm(self) -> None:
+        """Fill the caches before the first ticket (about 30 ms): the known words' character
+        n-grams and the index -> feature names used for evidence."""
+        for feature in self.vocabulary:
+            if " " not in feature:
+                self._char_indices(feature)
+        self._inverse()
 
     def _inverse(self) -> dict[int, str]:
         if not hasattr(self, "_inv"):

@@ -8,7 +8,7 @@ Weights are in the model's logit units, so a weight of 2 is a strong nudge, not 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_PHRASES: dict[str, tuple[tuple[str, float], ...]] = {
     "delivery_delay": (("not arrived", 1.5), ("hasn't arrived", 1.5), ("still hasn't come", 1.5),
@@ -72,6 +72,9 @@ WORD = re.compile(r"[a-z0-9']+")
 class PhraseLayer:
     patterns: dict[str, tuple[tuple[str, re.Pattern, float], ...]]
     negations: tuple[tuple[re.Pattern, float], ...]
+    # first word of a phrase -> (order, category, phrase, pattern, weight): only phrases whose
+    # first word occurs in the ticket are tried, so the cost follows the ticket, not the list
+    by_first_word: dict[str, tuple[tuple[int, str, str, re.Pattern, float], ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, phrases: dict[str, tuple[tuple[str, float], ...]] | None = None,
@@ -81,19 +84,25 @@ class PhraseLayer:
             category: tuple((p, re.compile(r"\b" + re.escape(p.lower()) + r"\b"), w) for p, w in items)
             for category, items in phrases.items()
         }
-        return cls(compiled, tuple((re.compile(p), w) for p, w in negations))
+        index: dict[str, list[tuple[int, str, str, re.Pattern, float]]] = {}
+        entries = [(c, p, pattern, w) for c, items in compiled.items() for p, pattern, w in items]
+        for order, (category, phrase, pattern, weight) in enumerate(entries):
+            first = WORD.match(phrase.lower())
+            index.setdefault(first.group(0) if first else "", []).append((order, category, phrase, pattern, weight))
+        return cls(compiled, tuple((re.compile(p), w) for p, w in negations),
+                   {word: tuple(entries) for word, entries in index.items()})
 
     def score(self, text: str) -> tuple[dict[str, float], dict[str, list[str]], float]:
         """(category -> boost, category -> phrases found, boost for `other`)."""
         lowered = text.lower().replace("’", "'")
-        words = set(WORD.findall(lowered))
         boosts: dict[str, float] = {}
         found: dict[str, list[str]] = {}
-        for category, items in self.patterns.items():
-            for phrase, pattern, weight in items:
-                # cheap pre-check on the first word; the regex confirms the whole phrase
-                if WORD.match(phrase).group(0) in words and pattern.search(lowered):
-                    boosts[category] = boosts.get(category, 0.0) + weight
-                    found.setdefault(category, []).append(phrase)
+        index = self.by_first_word
+        candidates = [entry for word in set(WORD.findall(lowered)).intersection(index) for entry in index[word]]
+        candidates += index.get("", ())  # phrases that start with punctuation
+        for _, category, phrase, pattern, weight in sorted(candidates, key=lambda entry: entry[0]):
+            if pattern.search(lowered):
+                boosts[category] = boosts.get(category, 0.0) + weight
+                found.setdefault(category, []).append(phrase)
         other = sum(w for pattern, w in self.negations if pattern.search(lowered))
         return boosts, found, other
