@@ -52,6 +52,9 @@ class Settings:
     retry_max_delay_seconds: float = 900.0
     lease_seconds: float = 120.0
 
+    # Reverse proxies in front of us whose X-Forwarded-For/-Proto/-Host to trust (0: none).
+    proxy_hops: int = 0
+
     web_workers: int = 2
     web_threads: int = 8
     worker_threads: int = 4
@@ -141,6 +144,8 @@ def validate(s: Settings) -> None:
         raise ConfigError(f"AMENDS_ORDER_FIELD_ID must be a Zendesk ticket field id (digits), got {s.order_field_id!r}")
     if s.rules_file and not Path(s.rules_file).is_file():
         raise ConfigError(f"AMENDS_RULES_FILE {s.rules_file!r} does not exist")
+    if s.proxy_hops < 0:
+        raise ConfigError(f"AMENDS_PROXY_HOPS must be 0 or more, got {s.proxy_hops}")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"AMENDS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {s.log_level!r}")
     # A lease shorter than one attempt could let two workers post the same note.

@@ -140,6 +140,58 @@ account_models = sa.Table(
 )
 
 
+# --- admin console (migration 0004) ---------------------------------------------
+
+# The admin's rules and templates for one account, as one YAML document (rules.py owns
+# its format); `version` goes up on every save so workers know to reload.
+rule_documents = sa.Table(
+    "rule_documents",
+    metadata,
+    sa.Column("helpdesk", sa.String(32), primary_key=True),
+    sa.Column("account", sa.String(255), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("updated_by", sa.String(255), nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("helpdesk", sa.String(32), nullable=False),
+    sa.Column("account", sa.String(255), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(255), nullable=False),
+    sa.Column("before", sa.Text),
+    sa.Column("after", sa.Text),
+    sa.Index("ix_audit_account_at", "helpdesk", "account", "at"),
+)
+
+# A helpdesk connection made in the console (OAuth tokens, webhook id and secret): one JSON
+# object whose secret values are encrypted before they get here (see plugin/secretbox.py).
+connections = sa.Table(
+    "connections",
+    metadata,
+    sa.Column("helpdesk", sa.String(32), primary_key=True),
+    sa.Column("account", sa.String(255), primary_key=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+login_attempts = sa.Table(
+    "login_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("remote", sa.String(64), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Index("ix_login_attempts_remote_at", "remote", "at"),
+)
+
+
 # --- engine and migrations -------------------------------------------------
 
 def sqlalchemy_url(url: str) -> str:
@@ -552,3 +604,58 @@ def list_attempts(engine: Engine, event_id: int) -> list[dict[str, Any]]:
             sa.select(attempts).where(attempts.c.event_id == event_id).order_by(attempts.c.id)
         ).mappings().all()
     return [dict(r) for r in rows]
+
+
+# --- admin: login attempts ------------------------------------------------------
+
+def record_login(engine: Engine, remote: str, ok: bool, now: float | None = None) -> None:
+    with _write(engine) as conn:
+        conn.execute(login_attempts.insert().values(remote=remote[:64], at=now or time.time(), ok=ok))
+
+
+def failed_logins(engine: Engine, remote: str, since: float) -> int:
+    """Failures from this address since `since`, not counting those before its last success."""
+    with engine.connect() as conn:
+        last_ok = conn.execute(sa.select(sa.func.max(login_attempts.c.at)).where(
+            login_attempts.c.remote == remote[:64], login_attempts.c.ok.is_(True))).scalar() or 0.0
+        return conn.execute(sa.select(sa.func.count()).select_from(login_attempts).where(
+            login_attempts.c.remote == remote[:64], login_attempts.c.ok.is_(False),
+            login_attempts.c.at >= max(since, last_ok))).scalar() or 0
+
+
+# --- admin: audit log -----------------------------------------------------------
+
+def add_audit(engine: Engine, helpdesk: str, account: str, actor: str, action: str, target: str,
+              before: str | None = None, after: str | None = None, now: float | None = None,
+              conn: sa.Connection | None = None) -> None:
+    """One change an admin made. Pass `conn` to record it in the same transaction as the change."""
+    values = dict(helpdesk=helpdesk, account=account, at=now or time.time(), actor=actor, action=action,
+                  target=target, before=before, after=after)
+    if conn is not None:
+        conn.execute(audit_log.insert().values(**values))
+        return
+    with _write(engine) as own:
+        own.execute(audit_log.insert().values(**values))
+
+
+def list_audit(engine: Engine, helpdesk: str, account: str, limit: int = 200) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(audit_log).where(
+            audit_log.c.helpdesk == helpdesk, audit_log.c.account == account,
+        ).order_by(audit_log.c.id.desc()).limit(limit)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+# --- admin: rule documents (issue 5, rules and templates) --------------------------
+
+
+# --- admin: helpdesk connections (issue 5, connect Zendesk) ------------------------
+
+def connected_accounts(engine: Engine, helpdesk: str) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(connections.c.account).where(
+            connections.c.helpdesk == helpdesk).order_by(connections.c.updated_at.desc())).scalars())
+
+
+
+# --- admin: suggestion log and stats (issue 5, watching the work) ------------------

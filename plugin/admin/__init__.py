@@ -1,0 +1,85 @@
+"""Blueprint /admin: the admin console. Login and the shared page helpers live here;
+each area of the console is its own module (connect, rules, watch) adding routes to `bp`.
+
+Every route refuses without a session (`_require_login`), every form carries a CSRF
+token (Flask-WTF's CSRFProtect, installed in create_app), and the console is off
+until AMENDS_ADMIN_PASSWORD and AMENDS_SECRET_KEY are both set.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# Endpoints open without a session: the login form itself.
+PUBLIC_ENDPOINTS = frozenset({"admin.login"})
+
+
+def runtime():
+    return current_app.extensions["amends"]
+
+
+def helpdesk_account() -> tuple[str, str]:
+    """The (helpdesk, account) the console works on: the configured Zendesk subdomain,
+    else the one connected in the console, else "default" until one is set."""
+    from plugin import db
+
+    settings = runtime().settings
+    if settings.zendesk_subdomain:
+        return "zendesk", settings.zendesk_subdomain
+    connected = db.connected_accounts(runtime().engine, "zendesk")
+    return "zendesk", connected[0] if connected else "default"
+
+
+def actor() -> str:
+    """Who is acting, for the audit log: the name given at login and where from."""
+    return f"{session.get('admin_name') or 'admin'} ({request.remote_addr or 'unknown'})"
+
+
+def console_enabled() -> bool:
+    settings = runtime().settings
+    return bool(settings.admin_password and settings.secret_key)
+
+
+@bp.before_request
+def _require_login():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not console_enabled():
+        return render_template("admin/off.html"), 503
+    if session.get("admin") is True:
+        return None
+    if request.method in ("GET", "HEAD"):
+        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    return render_template("admin/refused.html", reason="You are not signed in, or your session has ended."), 401
+
+
+@bp.context_processor
+def _page_helpers():
+    # The nav shows only areas that exist, so each area can land on its own.
+    return {"has_page": lambda endpoint: endpoint in current_app.view_functions}
+
+
+@bp.after_request
+def _no_store(response):
+    # Admin pages show tokens and customer text: never keep them in shared caches.
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@bp.get("/")
+def overview():
+    from plugin import db
+
+    helpdesk, account = helpdesk_account()
+    settings = runtime().settings
+    recent = db.list_events(runtime().engine, limit=10)
+    return render_template("admin/overview.html", helpdesk=helpdesk, account=account, recent=recent,
+                           api_configured=settings.zendesk_can_post)
+
+
+from plugin.admin import auth  # noqa: E402,F401  (routes register on import)
