@@ -152,3 +152,44 @@ def fake_zendesk():
     fake.stop()
     # Whatever a test did, nothing we sent may break Zendesk's published contract.
     assert fake.contract_errors == [], fake.contract_errors
+
+
+# --- admin console --------------------------------------------------------------
+
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def admin_settings(make_settings):
+    return make_settings(secret_key="s" * 40, admin_password=ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def admin_app(admin_settings):
+    from plugin import create_app
+
+    app = create_app(admin_settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["amends"].engine.dispose()
+
+
+def csrf_token(client, path: str = "/admin/login") -> str:
+    """The CSRF token a page of the console hands the browser (forms carry it back)."""
+    import re
+
+    page = client.get(path)
+    found = re.search(r'name="csrf-token" content="([^"]+)"', page.get_data(as_text=True))
+    assert found, f"no CSRF token on {path} ({page.status_code})"
+    return found.group(1)
+
+
+@pytest.fixture
+def admin_client(admin_app):
+    """A test client signed in to the console; `.csrf()` gives a token for its forms."""
+    client = admin_app.test_client()
+    response = client.post("/admin/login", data={"password": ADMIN_PASSWORD, "name": "Ada",
+                                                  "csrf_token": csrf_token(client)})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    client.csrf = lambda path="/admin/": csrf_token(client, path)
+    return client

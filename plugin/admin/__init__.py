@@ -82,4 +82,5 @@ def overview():
                            api_configured=settings.zendesk_can_post)
 
 
-from plugin.admin import auth  # noqa: E402,F401  (routes register on import)
+# Each area registers its routes on import.
+from plugin.admin import auth, connect, rules_pages, watch  # noqa: E402,F401
