@@ -38,9 +38,16 @@ def main() -> None:
 
     classifier = default_classifier()
     load_seconds = time.perf_counter() - start
-    start = time.perf_counter()
     predicted = [classifier.classify(r.get("subject") or "", r.get("description") or "").category for r in rows]
-    seconds = time.perf_counter() - start
+    # Speed: CPU seconds of this process (pinned to one core), so other programs on the
+    # machine do not count against us; the median of three passes over the file.
+    passes = []
+    for _ in range(3):
+        start = time.process_time()
+        for r in rows:
+            classifier.classify(r.get("subject") or "", r.get("description") or "")
+        passes.append(time.process_time() - start)
+    seconds = sorted(passes)[1]
     gold = [r["category"] for r in rows]
 
     labels = sorted(set(gold))
@@ -61,7 +68,8 @@ def main() -> None:
     if outside:
         print(f"predicted categories absent from the file: {dict(outside)}")
     print(f"model load: {load_seconds:.2f} s   (target < 2 s)")
-    print(f"speed: {len(rows) / seconds:,.0f} tickets/s, one at a time, one core   (target >= 5,000)")
+    print(f"speed: {len(rows) / seconds:,.0f} tickets/s, one at a time, one core (CPU time, median of 3 passes)"
+          "   (target >= 5,000)")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {rss:.0f} MB   (target <= 150 MB)")
 

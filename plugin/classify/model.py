@@ -100,14 +100,12 @@ class LinearModel:
         word_ids = [i for f in words if (i := get(f)) is not None]
         word_ids += [i for a, b in zip(words, words[1:]) if (i := get(f"{a} {b}")) is not None]
         word_idx, word_w = self._block(word_ids)
-        logits = self.intercept.copy()
-        if len(word_idx):
-            logits += word_w @ self.coef[word_idx]
+        index, weight = word_idx, word_w
         if self.char_vocabulary:
-            char_ids = [i for word in words for i in self._char_indices(word)]
-            char_idx, char_w = self._block(char_ids)
-            if len(char_idx):
-                logits += char_w @ self.coef[char_idx]
+            char_idx, char_w = self._block([i for word in words for i in self._char_indices(word)])
+            if len(char_idx):  # one gather and one product for both blocks
+                index, weight = np.concatenate((word_idx, char_idx)), np.concatenate((word_w, char_w))
+        logits = self.intercept + weight @ self.coef[index] if len(index) else self.intercept.copy()
         return logits, (word_idx, word_w)
 
     def contributions(self, weights: tuple[np.ndarray, np.ndarray], class_index: int, top: int = 4) -> list[str]:
