@@ -6,8 +6,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Browser tests drive Debian's chromium; Playwright must never fetch a browser of its own.
+CHROMIUM ?= /usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test worker bench clean
+.PHONY: run test worker bench browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +30,34 @@ run: $(VENV)/.installed
 worker: $(VENV)/.installed
 	$(VENV)/bin/amends worker
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test browser
 	$(VENV)/bin/amends lint
 	$(PY) -m pytest -q
+
+# Installs Debian's chromium where it is missing (apt-get; sudo -n only when not root).
+# Never fails: if it cannot install, it says why, writes the reason to
+# $(VENV)/.chromium-missing, and the browser tests skip with that reason.
+browser: | $(PY)
+	@rm -f $(VENV)/.chromium-missing; \
+	if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	why=""; \
+	if [ "$$(id -u)" = 0 ]; then as=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then as="sudo -n"; \
+	else why="not root and no password-less sudo to run apt-get install chromium"; fi; \
+	if [ -z "$$why" ] && ! command -v apt-get >/dev/null 2>&1; then why="no apt-get (not a Debian-like system)"; fi; \
+	if [ -z "$$why" ]; then \
+	  echo "make browser: $(CHROMIUM) missing; installing Debian's chromium"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-cache show chromium >/dev/null 2>&1 || $$as apt-get update -qq || true; \
+	  $$as apt-get install -y -qq chromium >/dev/null \
+	    || { $$as apt-get update -qq && $$as apt-get install -y -qq chromium >/dev/null; } \
+	    || why="apt-get install chromium failed"; \
+	fi; \
+	if [ -z "$$why" ] && [ ! -x "$(CHROMIUM)" ]; then why="chromium installed but $(CHROMIUM) is absent"; fi; \
+	if [ -n "$$why" ]; then \
+	  echo "make browser: cannot install chromium: $$why; browser tests will be skipped"; \
+	  echo "$$why" > $(VENV)/.chromium-missing; \
+	fi
 
 bench: $(VENV)/.installed-test
 	$(PY) bench/ingest.py
