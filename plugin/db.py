@@ -657,5 +657,179 @@ def connected_accounts(engine: Engine, helpdesk: str) -> list[str]:
             connections.c.helpdesk == helpdesk).order_by(connections.c.updated_at.desc())).scalars())
 
 
+def _connection_text(data: dict[str, Any]) -> str:
+    # Deterministic, so a loaded dict dumps back to the stored text (compare-and-swap below).
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def get_connection(engine: Engine, helpdesk: str, account: str) -> dict[str, Any] | None:
+    """The connection's data as stored (secret values still encrypted), or None."""
+    with engine.connect() as conn:
+        text = conn.execute(sa.select(connections.c.data).where(
+            connections.c.helpdesk == helpdesk, connections.c.account == account)).scalar()
+    return json.loads(text) if text else None
+
+
+_ANY = object()
+
+
+def save_connection(engine: Engine, helpdesk: str, account: str, data: dict[str, Any], *, expect: Any = _ANY,
+                    audit: tuple[str, str, str, str | None, str | None] | None = None,
+                    now: float | None = None) -> bool:
+    """Store `data`; with `expect`, only if the row still holds exactly `expect` (None: no row yet).
+
+    Returns False when that compare-and-swap lost, so several workers refreshing one token
+    can tell who won. `audit` = (actor, action, target, before, after), written in the
+    same transaction; it must never carry secret values.
+    """
+    text, now = _connection_text(data), now or time.time()
+    where = (connections.c.helpdesk == helpdesk, connections.c.account == account)
+    try:
+        with _write(engine) as conn:
+            if expect is None:
+                conn.execute(connections.insert().values(helpdesk=helpdesk, account=account, data=text,
+                                                         updated_at=now))
+            else:
+                cond = where if expect is _ANY else (*where, connections.c.data == _connection_text(expect))
+                changed = conn.execute(connections.update().where(*cond).values(data=text, updated_at=now)).rowcount
+                if not changed and expect is not _ANY:
+                    return False
+                if not changed:
+                    conn.execute(connections.insert().values(helpdesk=helpdesk, account=account, data=text,
+                                                             updated_at=now))
+            if audit is not None:
+                add_audit(engine, helpdesk, account, *audit, now=now, conn=conn)
+    except IntegrityError:
+        return False  # someone inserted the row first
+    return True
+
+
 
 # --- admin: suggestion log and stats (issue 5, watching the work) ------------------
+
+def _account_events(helpdesk: str, account: str):
+    return sa.and_(events.c.helpdesk == helpdesk, events.c.account == account)
+
+
+# The status the log shows: a queued event with attempts behind it was put back by a retry.
+_shown_status = sa.case(
+    (sa.and_(events.c.status == QUEUED,
+             sa.exists().where(attempts.c.event_id == events.c.id)), sa.literal_column(f"'{RETRYING}'")),
+    else_=events.c.status,
+)
+
+
+def _log_query(helpdesk: str, account: str, status: str | None, category: str | None, *columns):
+    query = (sa.select(*columns)
+             .select_from(events.outerjoin(suggestions, suggestions.c.event_id == events.c.id))
+             .where(_account_events(helpdesk, account)))
+    if status:
+        query = query.where(_shown_status == status)
+    if category:
+        query = query.where(suggestions.c.category == category)
+    return query
+
+
+def suggestion_log(engine: Engine, helpdesk: str, account: str, *, status: str | None = None,
+                   category: str | None = None, before: int | None = None, after: int | None = None,
+                   limit: int = 50) -> list[dict[str, Any]]:
+    """One page of processed tickets, newest first, keyset-paged on the event id.
+
+    `before`: rows older than that id (the next page); `after`: rows newer (the previous
+    page). Each row is the event with its suggestion's category and confidence (None when
+    nothing was composed, e.g. skipped), `tries` (attempts recorded over its life) and
+    `shown`, the status as the log shows it (`status` filters on that too).
+    """
+    tries = (sa.select(sa.func.count()).select_from(attempts)
+             .where(attempts.c.event_id == events.c.id).scalar_subquery())
+    query = _log_query(helpdesk, account, status, category,
+                       events.c.id, events.c.ticket_id, events.c.account, events.c.status, events.c.attempts,
+                       events.c.received_at, events.c.next_attempt_at, events.c.last_error,
+                       events.c.note_posted_at, suggestions.c.category, suggestions.c.confidence,
+                       tries.label("tries"), _shown_status.label("shown"))
+    if after is not None:
+        query = query.where(events.c.id > after).order_by(events.c.id.asc())
+    else:
+        if before is not None:
+            query = query.where(events.c.id < before)
+        query = query.order_by(events.c.id.desc())
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(query.limit(limit)).mappings()]
+    return rows[::-1] if after is not None else rows
+
+
+def suggestion_has_rows(engine: Engine, helpdesk: str, account: str, *, status: str | None = None,
+                        category: str | None = None, before: int | None = None,
+                        after: int | None = None) -> bool:
+    """Whether any row lies beyond a page edge (for the log's Older/Newer links)."""
+    query = _log_query(helpdesk, account, status, category, events.c.id)
+    if before is not None:
+        query = query.where(events.c.id < before)
+    if after is not None:
+        query = query.where(events.c.id > after)
+    with engine.connect() as conn:
+        return conn.execute(query.limit(1)).first() is not None
+
+
+def suggestion_status_counts(engine: Engine, helpdesk: str, account: str,
+                             category: str | None = None) -> dict[str, int]:
+    """Rows per shown status (see _shown_status), for the log's status tabs."""
+    shown = _shown_status.label("shown")
+    query = _log_query(helpdesk, account, None, category, shown, sa.func.count()).group_by(shown)
+    with engine.connect() as conn:
+        return {status: count for status, count in conn.execute(query)}
+
+
+def suggestion_categories(engine: Engine, helpdesk: str, account: str) -> list[str]:
+    """Categories that occur in this account's suggestions (admins may add their own)."""
+    with engine.connect() as conn:
+        return sorted(conn.execute(sa.select(suggestions.c.category).distinct().where(
+            suggestions.c.helpdesk == helpdesk, suggestions.c.account == account)).scalars())
+
+
+def retry_failed_event(engine: Engine, helpdesk: str, account: str, event_id: int, actor: str,
+                       now: float | None = None) -> bool:
+    """Put a failed event back in the queue with a fresh attempt budget; False if it was not failed.
+
+    One guarded UPDATE, so two admins pressing retry (or a retry racing a worker) change
+    it once. `post_started_at`, `note_posted_at` and `note_marker` stay: the pipeline then
+    looks for our marker on the ticket before posting, so a note that did reach the
+    helpdesk is not posted twice. The audit entry is written in the same transaction.
+    """
+    now = now or time.time()
+    with _write(engine) as conn:
+        reason = conn.execute(sa.select(events.c.last_error).where(
+            events.c.id == event_id, _account_events(helpdesk, account), events.c.status == FAILED)).scalar()
+        changed = conn.execute(
+            events.update()
+            .where(events.c.id == event_id, _account_events(helpdesk, account), events.c.status == FAILED)
+            .values(status=QUEUED, lease_owner=None, lease_until=None, last_error=None, attempts=0,
+                    next_attempt_at=now, finished_at=None, updated_at=now)
+        ).rowcount
+        if changed != 1:
+            return False
+        add_audit(engine, helpdesk, account, actor, "retry", f"event {event_id}",
+                  before=f"failed: {reason or 'no reason recorded'}", after="queued", now=now, conn=conn)
+    return True
+
+
+def period_figures(engine: Engine, helpdesk: str, account: str, start: float, end: float) -> dict[str, Any]:
+    """Raw figures for events received in [start, end): counts by status, skip reasons,
+    suggestions per category, and each posted note's seconds from webhook to note."""
+    window = sa.and_(_account_events(helpdesk, account), events.c.received_at >= start, events.c.received_at < end)
+    with engine.connect() as conn:
+        by_status = {s: n for s, n in conn.execute(
+            sa.select(events.c.status, sa.func.count()).where(window).group_by(events.c.status))}
+        skipped = [(r or "", n) for r, n in conn.execute(
+            sa.select(events.c.last_error, sa.func.count()).where(window, events.c.status == SKIPPED)
+            .group_by(events.c.last_error))]
+        posted_by_category = sa.func.sum(sa.case((events.c.status == POSTED, 1), else_=0))
+        categories = [(c, n, int(p or 0)) for c, n, p in conn.execute(
+            sa.select(suggestions.c.category, sa.func.count(), posted_by_category)
+            .select_from(events.join(suggestions, suggestions.c.event_id == events.c.id))
+            .where(window).group_by(suggestions.c.category)
+            .order_by(sa.func.count().desc(), suggestions.c.category))]
+        durations = sorted(conn.execute(
+            sa.select(events.c.note_posted_at - events.c.received_at)
+            .where(window, events.c.note_posted_at.is_not(None))).scalars())
+    return {"by_status": by_status, "skipped": skipped, "categories": categories, "durations": durations}
