@@ -98,6 +98,33 @@ def upgrade() -> None:
     click.echo(f"database at revision {db.current_revision(engine)}")
 
 
+@main.group(name="app")
+def app_group() -> None:
+    """The Zendesk sidebar app (manifest.json, translations/, assets/ at the project root)."""
+
+
+@app_group.command(name="package")
+@click.option("--output", type=click.Path(dir_okay=False), default=None,
+              help="Zip to write; default dist/amends-zendesk-app-<version>.zip.")
+def app_package(output: str | None) -> None:
+    """Validate the app like Zendesk does, then build the zip to upload as a private app."""
+    from pathlib import Path
+
+    from plugin import zendesk_app
+
+    try:
+        path, report = zendesk_app.package(Path(output) if output else None)
+    except zendesk_app.InvalidAppPackage as exc:
+        for error in exc.errors:
+            click.echo(f"error: {error}", err=True)
+        raise SystemExit(1) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot build the app package: {exc}") from None
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"wrote {path}")
+
+
 @main.command()
 @click.option("--ticket", "ticket_file", required=True, type=click.Path(exists=True, dir_okay=False),
               help='Zendesk "show ticket" response with include=users,organizations.')
