@@ -31,5 +31,5 @@ def build_runtime(settings: Settings, migrate: bool = True, immediate: bool = Fa
     huey = make_huey(settings, immediate=immediate)
     tasks = Tasks(settings, huey, engine)
     # Web-side connectors only parse and verify; the worker makes its own per thread.
-    connectors = {slug: cls(settings) for slug, cls in REGISTRY.items()}
+    connectors = {slug: cls(settings, engine=engine) for slug, cls in REGISTRY.items()}
     return Runtime(settings, engine, huey, tasks, connectors)

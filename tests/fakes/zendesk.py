@@ -2,15 +2,23 @@
 
 ``FakeZendesk`` is a real HTTP server on 127.0.0.1 (werkzeug, threaded) speaking the documented
 shapes of the endpoints Amends uses: show ticket (with side-loads), update ticket (add a comment
-or internal note), list comments, add tags, plus show user / organization, list ticket fields
-and the OAuth token endpoint.
+or internal note), list comments, add tags, plus show user / organization, list ticket fields,
+and what the admin console's "Connect Zendesk" uses (``tests/fakes/zendesk_console.py``): the OAuth
+authorization page and token endpoint (codes, expiring access tokens, rotating refresh tokens) and
+the Webhooks API (create, list, show, update, signing secret, test).
 
 Every request is checked with ``tests.contract.validate_request`` (Zendesk's own OpenAPI document
-plus our unknown-key rule). A violation goes to ``.contract_errors`` and the request is answered
+plus our unknown-key rule), or, for the two parts that document lacks (the authorization page and
+the Webhooks API), against the documented parameters and ``fixtures/zendesk/webhooks-api.schema.json``.
+A violation goes to ``.contract_errors`` and the request is answered
 ``400 {"error": "InvalidRequest"}`` without being applied.
 
 Tests inspect ``.requests``, ``.comments(id)``, ``.ticket_tags(id)``, wait with ``.wait_for()``
-and inject faults with ``.inject()`` / ``.release()``. Standalone, from the project root::
+and inject faults with ``.inject()`` / ``.release()``. For the console: ``.oauth_clients``
+(default ``amends-console`` / ``zd-client-secret``), ``.deny_authorization``,
+``.access_token_lifetime``, ``.expire_access_tokens()``, ``.revoke_refresh_tokens()``,
+``.access_tokens()``, ``.webhooks()``, ``.webhook_secret(id)`` and ``.webhook_transport``.
+Standalone, from the project root::
 
     .venv/bin/python -m tests.fakes.zendesk --port 8765     # unknown ticket ids are auto-created
 """
@@ -36,9 +44,11 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from tests.contract import validate_request
+from tests.fakes.zendesk_console import AUTHORIZE_PATH, INVALID_TOKEN, ConsoleEndpoints
 
 AGENT_ID = 360_000_000_001  # the API user: author of comments added through the API
 UNAUTHORIZED = {"error": "Couldn't authenticate you"}
+PUBLIC_PATHS = ("/oauth/tokens", AUTHORIZE_PATH)  # the grant, or the user's browser session, authenticates
 NOT_FOUND = {"error": "RecordNotFound", "description": "Not found"}
 ERROR_BODIES = {  # default bodies for injected statuses
     401: UNAUTHORIZED, 404: NOT_FOUND,
@@ -102,7 +112,7 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-class FakeZendesk:
+class FakeZendesk(ConsoleEndpoints):
     """Zendesk Support API on a free loopback port; a context manager, or start()/stop()."""
 
     def __init__(self, email: str = "agent@example.com", api_token: str = "tok", oauth_token: str = "oauth-tok",
@@ -126,6 +136,7 @@ class FakeZendesk:
         self._server: Any = None
         self._stopping = False
         self._put_user({"id": AGENT_ID, "name": "Amends API", "email": email}, role="agent")
+        self._init_console()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -238,15 +249,20 @@ class FakeZendesk:
 
     def _parse(self, request: Request) -> tuple[Any, list[str]]:
         raw, label = request.get_data(), f"{request.method} {request.path}"
+
+        def check(body: Any) -> list[str]:
+            console = self._console_contract(request, body)
+            return validate_request(request.method, request.path, body) if console is None else console
+
         if not raw:
-            return None, validate_request(request.method, request.path, None)
+            return None, check(None)
         if request.mimetype != "application/json":
             return None, [f"{label}: Content-Type must be application/json, got {request.mimetype!r}"]
         try:
             body = json.loads(raw)
         except ValueError as exc:
             return None, [f"{label}: body is not valid JSON ({exc})"]
-        return body, validate_request(request.method, request.path, body)
+        return body, check(body)
 
     def _handle(self, request: Request) -> tuple[int, Any, dict]:
         body, errors = self._parse(request)
@@ -257,8 +273,8 @@ class FakeZendesk:
             if errors:
                 self.contract_errors.extend(errors)
                 result = (400, {"error": "InvalidRequest", "description": "; ".join(errors)}, {})
-            elif request.path != "/oauth/tokens" and not self._authenticated(request):
-                result = (401, UNAUTHORIZED, {})
+            elif request.path not in PUBLIC_PATHS and not self._authenticated(request):
+                result = (401, self._unauthorized_body(request), {})
             else:
                 fault = self._take_fault(request.method, request.path)
                 if fault is None or fault.after_apply or (fault.status is None and not fault.delay):
@@ -289,9 +305,14 @@ class FakeZendesk:
     def _authenticated(self, request: Request) -> bool:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer":
-            return credentials == self.oauth_token
+            return credentials == self.oauth_token or self._bearer_status(credentials) == "ok"
         expected = base64.b64encode(f"{self.email}/token:{self.api_token}".encode()).decode()
         return scheme.lower() == "basic" and credentials.strip() == expected
+
+    def _unauthorized_body(self, request: Request) -> dict:
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        expired = scheme.lower() == "bearer" and self._bearer_status(credentials) == "expired"
+        return INVALID_TOKEN if expired else UNAUTHORIZED
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         for fault in self._faults:
@@ -311,6 +332,13 @@ class FakeZendesk:
         ("GET", r"/api/v2/organizations/(\d+)", "_show_organization"),
         ("GET", r"/api/v2/ticket_fields", "_list_ticket_fields"),
         ("POST", r"/oauth/tokens", "_create_token"),
+        ("GET", r"/oauth/authorizations/new", "_authorize"),
+        ("POST", r"/api/v2/webhooks", "_create_webhook"),
+        ("GET", r"/api/v2/webhooks", "_list_webhooks"),
+        ("POST", r"/api/v2/webhooks/test", "_test_webhook"),
+        ("GET", r"/api/v2/webhooks/(\w+)", "_show_webhook"),
+        ("PUT", r"/api/v2/webhooks/(\w+)", "_update_webhook"),
+        ("GET", r"/api/v2/webhooks/(\w+)/signing_secret", "_webhook_signing_secret"),
     ]
 
     def _apply(self, request: Request, body: Any) -> tuple[int, str, dict]:
@@ -319,8 +347,10 @@ class FakeZendesk:
         for method, pattern, handler in self.ROUTES:
             found = re.fullmatch(pattern, path)
             if found and method == request.method:
-                status, payload = getattr(self, handler)(request, body, *map(int, found.groups()))
-                return status, json.dumps(payload), {}
+                args = (int(g) if g.isdigit() else g for g in found.groups())
+                status, payload, *headers = getattr(self, handler)(request, body, *args)
+                return status, payload if isinstance(payload, str) else json.dumps(payload), \
+                    (headers[0] if headers else {})
         return 404, json.dumps({"error": "InvalidEndpoint", "description": "Not found"}), {}
 
     # --- storage ------------------------------------------------------------------------------------
@@ -501,12 +531,6 @@ class FakeZendesk:
         fields = self.ticket_fields
         return 200, {"ticket_fields": fields, "count": len(fields), "next_page": None, "previous_page": None}
 
-    # https://developer.zendesk.com/api-reference/ticketing/oauth/grant_type_tokens/
-    def _create_token(self, request: Request, body: Any) -> tuple[int, dict]:
-        return 201, {"access_token": self.oauth_token, "token_type": "bearer", "scope": body.get("scope", "read"),
-                     "expires_in": body.get("expires_in"), "refresh_token": f"refresh-{next(self._ids)}",
-                     "refresh_token_expires_in": body.get("refresh_token_expires_in", 2_592_000)}
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve a fake Zendesk Support API until interrupted.")
@@ -527,7 +551,8 @@ def main(argv: list[str] | None = None) -> int:
         organization={"id": 509974, "name": "Gonzalez Bakery"}, tags=["delivery"],
         custom_fields=[{"id": 27642, "value": "A-100245"}])
     fake.start()
-    print(f"FakeZendesk on {fake.url} (auto_tickets={args.auto_tickets})", flush=True)
+    print(f"FakeZendesk on {fake.url} (auto_tickets={args.auto_tickets}; OAuth clients: "
+          f"{', '.join(f'{k} / {v}' for k, v in fake.oauth_clients.items())})", flush=True)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
