@@ -71,8 +71,8 @@ class Offer:
 
 
 def suggest(category: str, settings: Compensation, repeat: bool = False) -> Offer | None:
-    if category not in LADDER:
-        return None
+    if category not in LADDER and not settings.kind:
+        return None  # a custom category offers compensation only when its rule names a kind
     level = 2 if repeat else 1
     kind = settings.kind or LADDER[category][level - 1]
     if repeat and settings.kind:

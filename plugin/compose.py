@@ -3,7 +3,11 @@
 Ticket text is data passed into the template, never template source, so a
 customer writing `{{ config }}` gets those characters back verbatim. Letters live
 in templates/apologies/<locale>/<category>.<audience>.txt.j2 (see the README there
-for the variables each letter gets).
+for the variables each letter gets). A letter the admin changed in the console travels
+in the rules (`CategoryRule.template`) and is rendered instead, in the same sandbox and
+with the same loader, so `{% extends "_base.txt.j2" %}` (or the full
+"apologies/en/_base.txt.j2") keeps working. A custom category without its own letter
+gets the generic `_custom.<audience>.txt.j2`.
 """
 
 from __future__ import annotations
@@ -14,14 +18,14 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from plugin import compensation as comp
 from plugin import facts as facts_mod
 from plugin.lint import Finding, lint
 from plugin.models import Classification, Suggestion, Ticket
-from plugin.rules import Rules, default_rules
+from plugin.rules import Rules, default_rules, is_custom
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 PLACEHOLDER_RE = re.compile(r"\[[a-z][a-z' -]*\]")
@@ -60,7 +64,10 @@ class Options:
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
     return SandboxedEnvironment(
-        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        # Full names ("apologies/en/x.txt.j2") and, for letters written in the console,
+        # names relative to the locale's folder ("_base.txt.j2").
+        loader=ChoiceLoader([FileSystemLoader(str(TEMPLATES_DIR)),
+                             FileSystemLoader(str(TEMPLATES_DIR / "apologies" / LOCALE))]),
         undefined=StrictUndefined,
         autoescape=False,  # plain-text letters; HTML pages use their own autoescaping environment
         trim_blocks=True,
@@ -69,7 +76,24 @@ def environment() -> SandboxedEnvironment:
 
 
 def template_name(category: str, audience: str, locale: str = LOCALE) -> str:
-    return f"apologies/{locale}/{category}.{audience}.txt.j2"
+    """The shipped letter's name; custom categories share the generic one."""
+    return f"apologies/{locale}/{'_custom' if is_custom(category) else category}.{audience}.txt.j2"
+
+
+def shipped_source(category: str, audience: str) -> str:
+    return (TEMPLATES_DIR / template_name(category, audience)).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=256)
+def compiled(source: str) -> Template:
+    """Letters from the rules compile once per source text, not once per ticket."""
+    return environment().from_string(source)
+
+
+def letter_template(rules: Rules, category: str, audience: str) -> Template:
+    """The admin's letter when the rules carry one, else the shipped file."""
+    source = rules.rule(category).source(audience)
+    return compiled(source) if source is not None else environment().get_template(template_name(category, audience))
 
 
 def audience_for(ticket: Ticket, configured: str) -> str:
@@ -116,9 +140,10 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
         "prevention": f"What we are changing: {rule.prevention}" if rule.prevention else "",
         "compensation": comp.letter_sentence(offer, formal) if offer and offer.in_letter else "",
         "also": ALSO.get(classification.secondary, "") if classification.secondary != category else "",
+        "label": rules.label(category),
     }
-    template = (environment().from_string(template_source) if template_source is not None
-                else environment().get_template(rule.template or template_name(category, audience)))
+    template = (compiled(template_source) if template_source is not None
+                else letter_template(rules, category, audience))
     subject, letter = render_letter(template, context)
     to_fill = tuple(dict.fromkeys(PLACEHOLDER_RE.findall(subject + "\n" + letter)))
     settings_text = " ".join([rule.remedy, rule.prevention, incident.cause if incident else "",

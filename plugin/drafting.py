@@ -1,21 +1,28 @@
 """What `amends draft` and `amends lint` do, apart from argument parsing: one ticket file to a
-suggestion, and every shipped (or given) template rendered in all its variants and linted."""
+suggestion, and every shipped (or given) template rendered in all its variants and linted.
+The console's live preview and its template check (and the rules import) use the same
+functions, so what the admin sees is what the pipeline would post."""
 
 from __future__ import annotations
 
 import json
+import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from itertools import product
 from pathlib import Path
 from typing import Any
 
-from plugin.classify import classify
+from jinja2 import TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import SecurityError
+
+from plugin.classify import Classifier, default_classifier
 from plugin.compose import TEMPLATES_DIR, Options, Previous, compose
 from plugin.connectors.zendesk import ticket_from_show_response
 from plugin.lint import Finding, lint
 from plugin.models import Classification, Person, Ticket
-from plugin.rules import CATEGORIES, Rules
+from plugin.rules import CATEGORIES, CategoryRule, Compensation, Incident, Rules
 
 DRAFT_MARKER = "draft"
 
@@ -23,7 +30,19 @@ DRAFT_MARKER = "draft"
 def draft(data: dict[str, Any], rules: Rules, options: Options, category: str | None = None,
           audience: str | None = None) -> dict[str, Any]:
     """The `--json` object of `amends draft` for a Zendesk show-ticket response."""
-    ticket = ticket_from_show_response(data)
+    return draft_ticket(ticket_from_show_response(data), rules, options, category=category, audience=audience)
+
+
+def classifier_for_rules(rules: Rules, base: Classifier | None = None) -> Classifier:
+    """The classifier with the rules' extra phrases and custom categories in its phrase layer."""
+    return (base or default_classifier()).with_phrases(rules.classifier_phrases())
+
+
+def draft_ticket(ticket: Ticket, rules: Rules, options: Options, category: str | None = None,
+                 audience: str | None = None, template_source: str | None = None,
+                 classifier: Classifier | None = None) -> dict[str, Any]:
+    """One ticket to the draft's fields; `template_source` previews an unsaved letter."""
+    classify = (classifier or classifier_for_rules(rules)).classify
     if category:
         found = classify(ticket.subject, ticket.description)
         evidence = found.evidence if found.category == category else ()
@@ -36,7 +55,8 @@ def draft(data: dict[str, Any], rules: Rules, options: Options, category: str | 
                 "No apology suggested: this does not read as a complaint.")
         return {"category": "other", "confidence": classification.confidence, "subject": "", "letter": "",
                 "to_fill": [], "compensation": "", "lint": [], "note": note}
-    s = compose(ticket, classification, DRAFT_MARKER, rules=rules, options=options, audience=audience)
+    s = compose(ticket, classification, DRAFT_MARKER, rules=rules, options=options, audience=audience,
+                template_source=template_source)
     return {
         "category": classification.category,
         "confidence": classification.confidence,
@@ -70,18 +90,65 @@ class Checked:
 
 def lint_template(path: Path, rules: Rules) -> list[Checked]:
     """Render one template in each tone, fault wording, repeat state and sample ticket; lint each."""
-    source = path.read_text()
     category, audience = _category_and_audience(path)
+    return lint_source(path.read_text(), category, audience, rules, where=str(path))
+
+
+def lint_source(source: str, category: str, audience: str, rules: Rules, where: str = "template") -> list[Checked]:
+    return [Checked(f"{where} [{variant}]", len(s.letter.split()), s.lint)
+            for variant, s in _variants(source, category, audience, rules)]
+
+
+def _variants(source: str, category: str, audience: str, rules: Rules):
     previous = Previous("1", datetime(2026, 1, 1, tzinfo=timezone.utc), category)
-    results = []
     for ticket, tone, no_fault, repeat in product(SAMPLE_TICKETS, ("warm", "formal"), (False, True),
                                                   (False, True)):
         s = compose(ticket, Classification(category, 1.0), "lint", rules=rules, options=Options(),
                     audience=audience, tone=tone, no_fault=no_fault, previous=previous if repeat else None,
                     template_source=source)
-        variant = f"{tone}{', no-fault' if no_fault else ''}{', repeat' if repeat else ''}, ticket {ticket.id}"
-        results.append(Checked(f"{path} [{variant}]", len(s.letter.split()), s.lint))
-    return results
+        yield f"{tone}{', no-fault' if no_fault else ''}{', repeat' if repeat else ''}, ticket {ticket.id}", s
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    line: int | None  # in the template source
+    message: str
+
+
+def check_template(source: str, category: str, audience: str, rules: Rules | None = None) -> TemplateProblem | None:
+    """Why this letter cannot be used (it does not compile, or fails to render in the sandbox in
+    some variant: unknown variable, unsafe attribute, ...), or None. Lint findings are not problems.
+
+    Every variant is rendered twice: with no facts from the rules, and with all of them (remedy,
+    prevention, an active incident, compensation in the letter), so that a branch such as
+    `{% if remedy %}` is checked before an admin fills the remedy in. The outcome depends only on
+    the source, the category and the audience, so it is cached: a stored document is re-read
+    (by every worker, after every save) without rendering its letters again."""
+    return _check(source, category, audience)
+
+
+@lru_cache(maxsize=512)
+def _check(source: str, category: str, audience: str) -> TemplateProblem | None:
+    bare = CategoryRule(label="Label")
+    filled = CategoryRule(label="Label", remedy="We have put it right.", prevention="We changed how we work.",
+                          compensation=Compensation(kind="credit", amount=10, currency="EUR", in_letter=True))
+    incident = Incident(category, "Something outside our control happened.", "Everyone affected gets a credit.")
+    try:
+        for rules in (Rules({category: bare}), Rules({category: filled}, (incident,))):
+            for _ in _variants(source, category, audience, rules):
+                pass
+    except Exception as exc:  # whatever the sandbox raises, the letter is refused with it
+        return template_problem(exc)
+    return None
+
+
+def template_problem(exc: Exception) -> TemplateProblem:
+    """The line (of the letter's own source) and message of a compile or render error."""
+    if isinstance(exc, TemplateSyntaxError):
+        return TemplateProblem(exc.lineno, exc.message or str(exc))
+    lines = [frame.lineno for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == "<template>"]
+    message = str(exc) if isinstance(exc, (SecurityError, UndefinedError)) else f"{exc.__class__.__name__}: {exc}"
+    return TemplateProblem(lines[-1] if lines else None, message)
 
 
 def lint_letter_file(path: Path) -> Checked:
@@ -94,12 +161,13 @@ def lint_letter_file(path: Path) -> Checked:
 
 
 def shipped_templates() -> list[Path]:
-    return sorted(p for p in (TEMPLATES_DIR / "apologies" / "en").glob("*.txt.j2") if not p.name.startswith("_"))
+    """Every letter we ship, the generic one for custom categories included (not the shared frame)."""
+    return sorted(p for p in (TEMPLATES_DIR / "apologies" / "en").glob("*.txt.j2") if not p.name.startswith("_base"))
 
 
 def _category_and_audience(path: Path) -> tuple[str, str]:
     parts = path.name.split(".")
-    category = parts[0] if parts[0] in CATEGORIES else "delivery_delay"
+    category = parts[0] if parts[0] in CATEGORIES else "custom" if parts[0] == "_custom" else "delivery_delay"
     audience = parts[1] if len(parts) > 1 and parts[1] in ("customer", "client") else "customer"
     return category, audience
 

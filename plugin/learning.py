@@ -52,7 +52,13 @@ def pending(engine: Engine, helpdesk: str, account: str) -> int:
     return len(db.corrections(engine, helpdesk, account)) - (record["corrections"] if record else 0)
 
 
-def classifier_for(engine: Engine, helpdesk: str, account: str) -> Classifier:
+def classifier_for(engine: Engine, helpdesk: str, account: str, phrases: tuple = ()) -> Classifier:
+    """The account's classifier; `phrases` (Rules.classifier_phrases()) adds the rules' extra
+    phrases and custom categories to its phrase layer."""
+    return _account_classifier(engine, helpdesk, account).with_phrases(phrases)
+
+
+def _account_classifier(engine: Engine, helpdesk: str, account: str) -> Classifier:
     record = db.account_model(engine, helpdesk, account)
     if record is None:
         return default_classifier()

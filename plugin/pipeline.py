@@ -19,7 +19,7 @@ from typing import Callable
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from plugin import db, learning
+from plugin import db, learning, rulebook
 from plugin.compose import Options, compose
 from plugin.config import Settings
 from plugin.connectors.base import Connector
@@ -52,7 +52,9 @@ def process_event(engine: Engine, connector: Connector, settings: Settings, even
     event = claim.event
     ctx = f"{event.helpdesk}/{event.account} ticket {event.ticket_id} event {event_id} attempt {claim.attempt}"
     try:
-        result = _attempt(engine, connector, claim, settings, rules or load_rules(settings.rules_file))
+        if rules is None:
+            rules = rulebook.effective_rules(engine, load_rules(settings.rules_file), event.helpdesk, event.account)
+        result = _attempt(engine, connector, claim, settings, rules)
     except RetryableError as exc:
         return _retry_or_fail(engine, settings, claim, started, exc, rand, ctx)
     except PermanentError as exc:
@@ -90,7 +92,7 @@ def _attempt(engine: Engine, connector: Connector, claim: db.Claim, settings: Se
         return _finish(engine, claim, db.POSTED, "already_posted")
 
     ticket = connector.fetch_ticket(event) if event.is_thin else Ticket.from_event(event)
-    classifier = learning.classifier_for(engine, event.helpdesk, event.account)
+    classifier = learning.classifier_for(engine, event.helpdesk, event.account, rules.classifier_phrases())
     classification = classifier.classify(ticket.subject, ticket.description, ticket.tags, ticket.channel)
     if classification.category == "other":
         return _finish(engine, claim, db.SKIPPED, "skipped", "not a complaint that calls for an apology")

@@ -1,17 +1,39 @@
 """Mapping rules: per category, which letter, audience, tone, tags, remedy, compensation,
-prevention facts; plus incidents. Defaults ship here; admins override them in a YAML file
-(`AMENDS_RULES_FILE`) today and in the admin console later (issue #5).
+prevention facts, confidence threshold and extra classifier phrases; custom categories;
+incidents. Pure: no database, no Flask.
 
+Rules come in three layers, each written in the same YAML format, each key present in
+a layer replacing that key of the layer below (a whole field at a time: `compensation`,
+`phrases`, `template` and `incidents` are replaced, not merged):
+
+    shipped defaults (here)  <-  AMENDS_RULES_FILE (`load_rules`)  <-  the console's
+    document for the account (stored in the database, see plugin/rulebook.py)
+
+so the file stays the base that the console's changes apply over. plugin/rules_document.py
+reads the YAML with line numbers and writes the complete, deterministic export that
+`amends rules export` and the console download; plugin/rules_layer.py validates a layer
+(every error names the line and the key path).
+
+    format: 1
     categories:
       delivery_delay:
+        enabled: true
         audience: auto            # auto | customer | client
         tone: warm                # warm | formal
         no_fault: false
+        threshold: 0.0            # no letter below this classifier confidence (0 to 1)
         tags: [shipping]
         remedy: "We have re-sent your parcel by express courier at our cost."
         prevention: "We have added a second carrier for your region."
         compensation: {kind: expedited_shipping, amount: 10, currency: EUR, cap: 25,
                        repeat_amount: 20, in_letter: false}
+        phrases: {"parcel is missing": 2.0, "tracking number": -1.0}  # < 0 counts against
+        template:                 # only when changed; absent: the shipped letter
+          customer: |
+            {% extends "_base.txt.j2" %} ...
+      loyalty_points:             # a custom category: a label and at least one phrase
+        label: Loyalty points missing
+        phrases: {"loyalty points": 2.0, "points missing": 2.0}
     incidents:
       - category: delivery_delay
         cause: "A storm closed our main warehouse for two days."
@@ -22,8 +44,9 @@ prevention facts; plus incidents. Defaults ship here; admins override them in a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timezone
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +58,34 @@ CATEGORIES = (
     "missed_deadline", "miscommunication", "service_quality", "contract_issue", "security_incident",
 )
 AUDIENCES = ("auto", "customer", "client")
+LETTER_AUDIENCES = ("customer", "client")
 TONES = ("warm", "formal")
 # FAQ 1 of the guidance: empathy without admitting liability where fault is legally sensitive.
 NO_FAULT_BY_DEFAULT = frozenset({"security_incident", "contract_issue"})
+FORMAT = 1
+CUSTOM_ID = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+TAG = re.compile(r"^[A-Za-z0-9_\-:./]{1,80}$")
+KIND = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+DEFAULT_PHRASE_WEIGHT = 2.0  # "a strong nudge" in the phrase layer's units (plugin/classify/phrases.py)
+MAX_PHRASE_WEIGHT = 5.0
+MAX_TEMPLATE_CHARS = 20_000
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+class RulesError(ConfigError):
+    """A rules document that cannot be used; names the source, the line and the key path."""
+
+    def __init__(self, message: str, *, source: str = "rules", path: tuple = (), line: int | None = None):
+        self.reason, self.source, self.line, self.path = message, source, line, path_text(path)
+        where = f"{source}, line {line}" if line else source
+        super().__init__(f"{where}: {self.path + ': ' if self.path else ''}{message}")
+
+
+def path_text(path: tuple) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
 @dataclass(frozen=True)
@@ -56,12 +104,17 @@ class CategoryRule:
     audience: str = "auto"
     tone: str = "warm"
     no_fault: bool = False
-    template: str = ""  # empty: the category's own letter
+    template: tuple[tuple[str, str], ...] = ()  # (audience, source) the admin changed; absent: shipped
     tags: tuple[str, ...] = ()
     remedy: str = ""
     prevention: str = ""
     compensation: Compensation = field(default_factory=Compensation)
     threshold: float = 0.0
+    phrases: tuple[tuple[str, float], ...] = ()  # extra classifier phrases, sorted
+    label: str = ""  # custom categories only
+
+    def source(self, audience: str) -> str | None:
+        return dict(self.template).get(audience)
 
 
 @dataclass(frozen=True)
@@ -87,6 +140,21 @@ class Rules:
     def incident(self, category: str, now: datetime) -> Incident | None:
         return next((i for i in self.incidents if i.category == category and i.active(now)), None)
 
+    def ids(self) -> list[str]:
+        """Built-in categories in their usual order, then custom ones by id."""
+        return [c for c in CATEGORIES if c in self.categories] + sorted(set(self.categories) - set(CATEGORIES))
+
+    def label(self, category: str) -> str:
+        return self.rule(category).label or category.replace("_", " ").capitalize()
+
+    def classifier_phrases(self) -> tuple[tuple[str, tuple[tuple[str, float], ...]], ...]:
+        """The rules' extra phrases per category, hashable (a cache key for the classifier)."""
+        return tuple((c, r.phrases) for c, r in sorted(self.categories.items()) if r.phrases)
+
+
+def is_custom(category: str) -> bool:
+    return category not in CATEGORIES
+
 
 def default_rules() -> Rules:
     return Rules({c: CategoryRule(no_fault=c in NO_FAULT_BY_DEFAULT) for c in CATEGORIES})
@@ -94,84 +162,26 @@ def default_rules() -> Rules:
 
 def load_rules(path: str | Path | None) -> Rules:
     """The shipped defaults, overridden by the YAML file when one is configured."""
-    rules = default_rules()
     if not path:
-        return rules
-    import yaml
-
+        return default_rules()
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
         raise ConfigError(f"AMENDS_RULES_FILE {path}: {exc}") from None
-    return apply(rules, data, source=str(path))
+    return loads(text, default_rules(), source=str(path))
 
 
-def apply(rules: Rules, data: dict[str, Any], source: str = "rules") -> Rules:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping")
-    categories = dict(rules.categories)
-    for name, raw in (data.get("categories") or {}).items():
-        where = f"{source}: categories.{name}"
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{where} must be a mapping")
-        categories[name] = _category_rule(categories.get(name, CategoryRule()), raw, where)
-    incidents = tuple(_incident(raw, f"{source}: incidents[{i}]")
-                      for i, raw in enumerate(data.get("incidents") or []))
-    return Rules(categories, incidents or rules.incidents)
+def loads(text: str, base: Rules, source: str = "rules") -> Rules:
+    """`base` with the YAML document `text` applied over it; RulesError names the line."""
+    from plugin.rules_document import parse
+
+    data, lines = parse(text, source)
+    return apply(base, data, source, lines)
 
 
-def _category_rule(base: CategoryRule, raw: dict[str, Any], where: str) -> CategoryRule:
-    known = {f.name for f in fields(CategoryRule)}
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    values = dict(raw)
-    if values.get("audience", base.audience) not in AUDIENCES:
-        raise ConfigError(f"{where}.audience must be one of {', '.join(AUDIENCES)}")
-    if values.get("tone", base.tone) not in TONES:
-        raise ConfigError(f"{where}.tone must be one of {', '.join(TONES)}")
-    if "tags" in values:
-        values["tags"] = tuple(str(t) for t in values["tags"] or ())
-    if "compensation" in values:
-        values["compensation"] = _compensation(values["compensation"] or {}, f"{where}.compensation")
-    for key in ("remedy", "prevention", "template"):
-        if key in values:
-            values[key] = str(values[key] or "").strip()
-    return replace(base, **values)
+def apply(rules: Rules, data: Any, source: str = "rules", lines: dict | None = None) -> Rules:
+    """`rules` with one layer (a document's data) applied; validation in plugin/rules_layer.py.
+    `lines` (key path -> line, from plugin.rules_document.parse) lets errors name the line."""
+    from plugin.rules_layer import apply_layer
 
-
-def _compensation(raw: dict[str, Any], where: str) -> Compensation:
-    known = {f.name for f in fields(Compensation)}
-    if not isinstance(raw, dict) or set(raw) - known:
-        raise ConfigError(f"{where}: expected a mapping with keys {', '.join(sorted(known))}")
-    values = dict(raw)
-    for key in ("amount", "cap", "repeat_amount"):
-        if values.get(key) is not None:
-            try:
-                values[key] = float(values[key])
-            except (TypeError, ValueError):
-                raise ConfigError(f"{where}.{key} must be a number") from None
-            if values[key] < 0:
-                raise ConfigError(f"{where}.{key} must not be negative")
-    return Compensation(**values)
-
-
-def _incident(raw: dict[str, Any], where: str) -> Incident:
-    if not isinstance(raw, dict) or not raw.get("category") or not raw.get("cause"):
-        raise ConfigError(f"{where} needs at least a category and a cause")
-    return Incident(category=str(raw["category"]), cause=str(raw["cause"]).strip(),
-                    remedy=str(raw.get("remedy") or "").strip(),
-                    starts=_when(raw.get("starts"), f"{where}.starts"), ends=_when(raw.get("ends"), f"{where}.ends"))
-
-
-def _when(value: Any, where: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            raise ConfigError(f"{where} must be an ISO 8601 date and time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return apply_layer(rules, data, source, lines)

@@ -22,14 +22,11 @@ def runtime():
 
 def helpdesk_account() -> tuple[str, str]:
     """The (helpdesk, account) the console works on: the configured Zendesk subdomain,
-    else the one connected in the console, else "default" until one is set."""
-    from plugin import db
+    else the one connected in the console, else "default" until one is set (the CLI's
+    `amends rules` commands use the same plugin.accounts.console_account)."""
+    from plugin.accounts import console_account
 
-    settings = runtime().settings
-    if settings.zendesk_subdomain:
-        return "zendesk", settings.zendesk_subdomain
-    connected = db.connected_accounts(runtime().engine, "zendesk")
-    return "zendesk", connected[0] if connected else "default"
+    return console_account(runtime().settings, runtime().engine)
 
 
 def actor() -> str:

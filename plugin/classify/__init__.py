@@ -5,6 +5,14 @@ model trained on the examples we wrote (model.py, examples/). Their scores add u
 a softmax turns them into probabilities. It abstains (`other`) on non-complaints,
 on other languages, and when the winner is not clear enough: a wrong apology is
 worse than none.
+
+Custom categories (added by an admin, see plugin/rules.py) have no class in the model,
+so they are scored by their phrases alone: when at least one of a custom category's
+phrases is in the ticket (net weight above 0), it joins the softmax with the score of
+the model's best complaint class before phrase boosts, plus its phrases' weights. It
+therefore wins only when its phrases outweigh the phrases the built-in categories found,
+and it must still beat `other` and clear the threshold and margin. Without one of its
+phrases it is not scored at all, so it never wins without one.
 """
 
 from __future__ import annotations
@@ -87,6 +95,20 @@ class Classifier:
         self.classes = model.classes
         self.other = self.classes.index("other") if "other" in self.classes else None
         self.index = {category: i for i, category in enumerate(self.classes)}
+        self._variants: dict[tuple, Classifier] = {}
+
+    def with_phrases(self, extra: tuple) -> "Classifier":
+        """This classifier with the rules' extra phrases ((category, ((phrase, weight), ...)), ...)
+        added to its phrase layer; the model is shared. Cached per `extra`."""
+        if not extra:
+            return self
+        found = self._variants.get(extra)
+        if found is None:
+            if len(self._variants) > 32:  # rules change rarely; old variants are dropped
+                self._variants.clear()
+            found = self._variants[extra] = Classifier(self.model, self.phrases.extended(extra), self.threshold,
+                                                       self.margin, self.other_shift)
+        return found
 
     def classify(self, subject: str, description: str, tags: tuple[str, ...] = (), channel: str = "") -> Classification:
         text = join(subject, description)
@@ -100,9 +122,17 @@ class Classifier:
         tag_text = " ".join(t.replace("_", " ").replace("-", " ") for t in tags if not t.startswith("amends_"))
         boosts, found, other_boost = self.phrases.score(f"{text}\n{tag_text}" if tag_text else text)
         scores = list(model_logits)
+        names = self.classes
+        custom = []
         for category, boost in boosts.items():
             if (i := self.index.get(category)) is not None:
                 scores[i] += boost
+            elif boost > 0 and found.get(category):
+                custom.append((category, boost))
+        if custom:  # see the module docstring
+            best_complaint = max(x for i, x in enumerate(model_logits) if i != self.other)
+            names = list(self.classes) + [category for category, _ in custom]
+            scores += [best_complaint + boost for _, boost in custom]
         if self.other is not None:
             scores[self.other] += other_boost + self.other_shift
         probs = softmax(scores)
@@ -111,14 +141,14 @@ class Classifier:
         best, runner = complaints[0], complaints[1] if len(complaints) > 1 else None
         top = order[0]
         p_best = probs[best]
-        runner_up = self.classes[runner] if runner is not None else ""
+        runner_up = names[runner] if runner is not None else ""
         margin = p_best - (probs[runner] if runner is not None else 0.0)
-        evidence = tuple(dict.fromkeys(found.get(self.classes[best], []) +
-                                       self.model.contributions(weights, best)))[:5]
+        learned = self.model.contributions(weights, best) if best < len(self.classes) else []
+        evidence = tuple(dict.fromkeys(found.get(names[best], []) + learned))[:5]
         if top == self.other or p_best < self.threshold or margin < self.margin:
             reason = "reads as a question or request" if top == self.other else "not sure enough"
             return Classification("other", round(max(probs[top] if top == self.other else 0.0, 1.0 - p_best), 3),
-                                  runner_up=self.classes[best], margin=round(margin, 3),
+                                  runner_up=names[best], margin=round(margin, 3),
                                   evidence=(reason,) + evidence[:3])
         # A second complaint: another category the phrases name outright, that the model also sees.
         named = [i for c in found if (i := self.index.get(c)) is not None and i != best]
@@ -127,7 +157,7 @@ class Classifier:
             model_probs = softmax(model_logits)
             named = [i for i in named if model_probs[i] >= SECONDARY_MIN]
             secondary = self.classes[max(named, key=model_probs.__getitem__)] if named else ""
-        return Classification(self.classes[best], round(p_best, 3), runner_up=runner_up, margin=round(margin, 3),
+        return Classification(names[best], round(p_best, 3), runner_up=runner_up, margin=round(margin, 3),
                               evidence=evidence, secondary=secondary)
 
 

@@ -1,8 +1,12 @@
 """The phrase layer: weighted phrases per category, and cues that a message is a question
-or a request rather than a complaint. Shipped defaults; admins add their own per rule.
+or a request rather than a complaint. Shipped defaults; admins add their own per rule
+(`PhraseLayer.extended`, fed from the rules' `phrases`).
 
 A phrase adds its weight to its category's score; a negation cue adds to `other`.
 Weights are in the model's logit units, so a weight of 2 is a strong nudge, not a veto.
+An admin's phrase with a negative weight counts against its category and is never shown
+as evidence for it. Phrases of a category the model does not know (a custom category)
+are scored by the classifier as described in plugin/classify/__init__.py.
 """
 
 from __future__ import annotations
@@ -92,6 +96,15 @@ class PhraseLayer:
         return cls(compiled, tuple((re.compile(p), w) for p, w in negations),
                    {word: tuple(entries) for word, entries in index.items()})
 
+    def extended(self, extra) -> "PhraseLayer":
+        """This layer plus `extra` ((category, ((phrase, weight), ...)), ...); an extra phrase
+        already present in its category takes the extra's weight."""
+        merged = {c: {p.lower(): w for p, _, w in items} for c, items in self.patterns.items()}
+        for category, items in extra:
+            merged.setdefault(category, {}).update((p.lower(), float(w)) for p, w in items)
+        negations = tuple((pattern.pattern, weight) for pattern, weight in self.negations)
+        return PhraseLayer.build({c: tuple(items.items()) for c, items in merged.items()}, negations)
+
     def score(self, text: str) -> tuple[dict[str, float], dict[str, list[str]], float]:
         """(category -> boost, category -> phrases found, boost for `other`)."""
         lowered = text.lower().replace("’", "'")
@@ -103,6 +116,7 @@ class PhraseLayer:
         for _, category, phrase, pattern, weight in sorted(candidates, key=lambda entry: entry[0]):
             if pattern.search(lowered):
                 boosts[category] = boosts.get(category, 0.0) + weight
-                found.setdefault(category, []).append(phrase)
+                if weight > 0:
+                    found.setdefault(category, []).append(phrase)
         other = sum(w for pattern, w in self.negations if pattern.search(lowered))
         return boosts, found, other
