@@ -24,7 +24,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Flask:
     from flask_wtf.csrf import CSRFError, CSRFProtect
 
-    from plugin import admin, api, health, webhooks
+    from plugin import admin, api, health, sidebar, webhooks
     from plugin.runtime import build_runtime
 
     settings = settings or load_settings()
@@ -51,10 +51,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     csrf.exempt(webhooks.bp)
     csrf.exempt(api.bp)
     csrf.exempt(health.bp)
+    # The agents' sidebar, in Zendesk's iframe: its first load carries Zendesk's signed token and
+    # later requests our sidebar token in a header (never a cookie), which no other site can send.
+    csrf.exempt(sidebar.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(sidebar.bp)
 
     @app.errorhandler(413)
     def too_large(_exc):

@@ -1,8 +1,10 @@
 """Blueprint /api: agents' feedback on suggestions (corrections, thumbs, inserts).
 
-Authenticated by `Authorization: Bearer <AMENDS_API_TOKEN>` (constant-time compare);
-the sidebar (issue #6) will add its own session. Corrections feed the account's
-classifier: after AMENDS_RETRAIN_AFTER new ones, the worker retrains it.
+Two ways in: `Authorization: Bearer <AMENDS_API_TOKEN>` (constant-time compare; the body
+may name the helpdesk and account), or the agents' sidebar token in the X-Amends-Sidebar
+header (plugin/sidebar_auth.py), which fixes the account: a body naming another one is
+refused. Corrections feed the account's classifier: after AMENDS_RETRAIN_AFTER new ones,
+the worker retrains it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import hmac
 
 from flask import Blueprint, current_app, jsonify, request
 
-from plugin import db, learning
+from plugin import db, learning, sidebar_auth
 from plugin.rules import CATEGORIES
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -26,32 +28,50 @@ def _refuse(code: int, reason: str):
 def feedback():
     runtime = current_app.extensions["amends"]
     settings = runtime.settings
-    if not settings.api_token:
+    sidebar = None
+    if sidebar_auth.HEADER in request.headers:
+        try:
+            sidebar = sidebar_auth.read(settings.secret_key, request.headers.get(sidebar_auth.HEADER))
+        except sidebar_auth.SidebarRefused as exc:
+            return _refuse(401, exc.reason)
+    elif not settings.api_token:
         return _refuse(401, "the feedback API is off: set AMENDS_API_TOKEN")
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), settings.api_token.encode()):
-        return _refuse(401, "missing or wrong bearer token")
+    else:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), settings.api_token.encode()):
+            return _refuse(401, "missing or wrong bearer token")
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         return _refuse(400, "body must be a JSON object")
+    if sidebar and ((data.get("helpdesk") or sidebar.helpdesk) != sidebar.helpdesk
+                    or (data.get("account") or sidebar.account) != sidebar.account):
+        return _refuse(403, f"this sidebar session is for the {sidebar.helpdesk} account {sidebar.account!r} "
+                            "and cannot record feedback on another account's tickets")
     kind = data.get("kind", "correction")
     ticket_id = str(data.get("ticket_id") or "").strip()
     category = data.get("category")
     if kind not in KINDS:
         return _refuse(400, f"kind must be one of {', '.join(KINDS)}")
+    for key in ("category", "from_category"):
+        if data.get(key) is not None and not (isinstance(data[key], str) and len(data[key]) <= 64):
+            return _refuse(400, f"{key} must be a category id")
     if not ticket_id.isdigit():
         return _refuse(400, "ticket_id must be a ticket number")
     if kind == "correction" and category not in CATEGORIES + ("other",):
         return _refuse(400, "category must be one of the category ids")
-    helpdesk = str(data.get("helpdesk") or "zendesk")
-    account = str(data.get("account") or settings.zendesk_subdomain)
+    if sidebar:
+        helpdesk, account, source = sidebar.helpdesk, sidebar.account, "sidebar"
+    else:
+        helpdesk = str(data.get("helpdesk") or "zendesk")
+        account = str(data.get("account") or settings.zendesk_subdomain)
+        source = str(data.get("source") or "api")
     text = "\n".join(str(data[k]) for k in ("subject", "description") if data.get(k)).strip() or \
         db.ticket_text(runtime.engine, helpdesk, account, ticket_id)
     if kind == "correction" and not text:
         return _refuse(400, "no text to learn from: send subject/description, or correct a ticket Amends has seen")
     feedback_id = db.add_feedback(runtime.engine, helpdesk, account, ticket_id, kind,
                                   from_category=data.get("from_category"), to_category=category, text=text,
-                                  source=str(data.get("source") or "api"))
+                                  source=source)
     retraining = False
     if kind == "correction" and learning.pending(runtime.engine, helpdesk, account) >= settings.retrain_after:
         runtime.tasks.train(helpdesk, account)

@@ -34,6 +34,8 @@ class Settings:
     zendesk_api_token: str = field(default="", repr=False)
     zendesk_oauth_token: str = field(default="", repr=False)
     zendesk_api_url: str = ""
+    # The sidebar app's public key (PEM text or a PEM file's path): checks Zendesk's signed-URL tokens.
+    zendesk_app_public_key: str = field(default="", repr=False)
 
     company_name: str = ""
     sign_off: str = ""
@@ -140,6 +142,8 @@ def validate(s: Settings) -> None:
             "AMENDS_ZENDESK_SUBDOMAIN is missing: it names the Zendesk account the other "
             "AMENDS_ZENDESK_* settings belong to"
         )
+    if s.zendesk_app_public_key:
+        _check_app_public_key(s)
     if s.order_field_id and not s.order_field_id.isdigit():
         raise ConfigError(f"AMENDS_ORDER_FIELD_ID must be a Zendesk ticket field id (digits), got {s.order_field_id!r}")
     if s.rules_file and not Path(s.rules_file).is_file():
@@ -155,6 +159,19 @@ def validate(s: Settings) -> None:
             f"AMENDS_LEASE_SECONDS must be at least 4 x AMENDS_HTTP_TIMEOUT_SECONDS "
             f"({attempt_budget:g}), got {s.lease_seconds:g}"
         )
+
+
+def _check_app_public_key(s: Settings) -> None:
+    """The sidebar refuses every token it cannot check, so a bad key must stop start-up instead."""
+    from plugin.sidebar_auth import load_public_key
+
+    try:
+        load_public_key(s.zendesk_app_public_key)
+    except ValueError as exc:
+        raise ConfigError(f"AMENDS_ZENDESK_APP_PUBLIC_KEY {exc}") from None
+    if not s.secret_key:
+        raise ConfigError("AMENDS_SECRET_KEY is missing: the Zendesk sidebar (AMENDS_ZENDESK_APP_PUBLIC_KEY) "
+                          "signs its sessions with it")
 
 
 def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
