@@ -125,6 +125,78 @@ def app_package(output: str | None) -> None:
     click.echo(f"wrote {path}")
 
 
+@main.group(name="rules")
+def rules_group() -> None:
+    """Mapping rules and letters as one YAML document (the console's Import / export page).
+
+    They act on the account the console uses: AMENDS_ZENDESK_SUBDOMAIN, else the account
+    connected in the console, else "default"."""
+
+
+def _rules_target():
+    from plugin import db
+    from plugin.accounts import console_account
+    from plugin.rules import load_rules
+
+    settings = _settings()
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    try:
+        base = load_rules(settings.rules_file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return engine, base, *console_account(settings, engine)
+
+
+@rules_group.command(name="export")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+def rules_export(file: str | None) -> None:
+    """Write the complete rules document to FILE, or to standard output."""
+    from pathlib import Path
+
+    from plugin import rulebook
+
+    engine, base, helpdesk, account = _rules_target()
+    try:
+        book = rulebook.load(engine, base, helpdesk, account)
+    except ConfigError as exc:
+        raise click.ClickException(f"the stored rules cannot be read: {exc}") from None
+    finally:
+        engine.dispose()
+    text = rulebook.export(book)
+    if not file:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(file).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {file}: {exc}") from None
+    click.echo(f"wrote {file}: rules of {helpdesk}/{account}, version {book.version}", err=True)
+
+
+@rules_group.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def rules_import(file: str) -> None:
+    """Validate FILE and make it the rules; on any error exit 1, naming the line, and change nothing."""
+    from pathlib import Path
+
+    from plugin import rulebook
+
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read {file}: {exc}") from None
+    engine, base, helpdesk, account = _rules_target()
+    try:
+        book, changed = rulebook.import_document(engine, base, helpdesk, account, text, actor="cli", source=file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    click.echo(f"imported {file} into {helpdesk}/{account}: version {book.version}" if changed
+               else f"{file} matches the rules of {helpdesk}/{account} (version {book.version}); nothing changed")
+
+
 @main.command()
 @click.option("--ticket", "ticket_file", required=True, type=click.Path(exists=True, dir_okay=False),
               help='Zendesk "show ticket" response with include=users,organizations.')

@@ -648,6 +648,45 @@ def list_audit(engine: Engine, helpdesk: str, account: str, limit: int = 200) ->
 
 # --- admin: rule documents (issue 5, rules and templates) --------------------------
 
+def rule_document(engine: Engine, helpdesk: str, account: str) -> dict[str, Any] | None:
+    """The account's console rules document: version, document, updated_at, updated_by."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(rule_documents).where(
+            rule_documents.c.helpdesk == helpdesk, rule_documents.c.account == account)).mappings().first()
+    return dict(row) if row else None
+
+
+def rule_document_version(engine: Engine, helpdesk: str, account: str) -> int:
+    """0 when the account has no document: the one cheap query a worker makes per event."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(rule_documents.c.version).where(
+            rule_documents.c.helpdesk == helpdesk, rule_documents.c.account == account)).scalar() or 0
+
+
+def save_rule_document(engine: Engine, helpdesk: str, account: str, document: str, *, expect_version: int,
+                       actor: str, action: str, target: str, before: str | None, after: str | None,
+                       now: float | None = None) -> int | None:
+    """Store the document if the stored version is still `expect_version` (0: none yet), with
+    its audit entry in the same transaction. The new version, or None when someone saved first."""
+    now = now or time.time()
+    where = (rule_documents.c.helpdesk == helpdesk, rule_documents.c.account == account)
+    try:
+        with _write(engine) as conn:
+            if expect_version == 0:
+                conn.execute(rule_documents.insert().values(helpdesk=helpdesk, account=account, version=1,
+                                                            document=document, updated_at=now,
+                                                            updated_by=actor[:255]))
+            elif not conn.execute(rule_documents.update().where(*where, rule_documents.c.version == expect_version)
+                                  .values(version=expect_version + 1, document=document, updated_at=now,
+                                          updated_by=actor[:255])).rowcount:
+                return None
+            add_audit(engine, helpdesk, account, actor[:255], action, target[:255], before, after, now=now,
+                      conn=conn)
+    except IntegrityError:
+        return None  # another save created the row first
+    return expect_version + 1
+
+
 
 # --- admin: helpdesk connections (issue 5, connect Zendesk) ------------------------
 
@@ -833,3 +872,121 @@ def period_figures(engine: Engine, helpdesk: str, account: str, start: float, en
             sa.select(events.c.note_posted_at - events.c.received_at)
             .where(window, events.c.note_posted_at.is_not(None))).scalars())
     return {"by_status": by_status, "skipped": skipped, "categories": categories, "durations": durations}
+
+
+# --- sidebar: the agents' panel in Zendesk (issue 6) ------------------------------
+
+def ticket_suggestion(engine: Engine, helpdesk: str, account: str, ticket_id: str) -> dict[str, Any] | None:
+    """The latest suggestion stored for one ticket of one account (what the sidebar shows first)."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(suggestions).where(
+            suggestions.c.helpdesk == helpdesk, suggestions.c.account == account,
+            suggestions.c.ticket_id == ticket_id).order_by(suggestions.c.id.desc()).limit(1)).mappings().first()
+    return dict(row) if row else None
+
+
+# --- outcomes: how much of our letter the agent's first public reply kept (issue 6) -------
+
+# One row per ticket: only the first agent public reply after our note counts, so the unique
+# key per ticket makes a redelivered or later comment a no-op. plugin/outcomes.py computes it.
+outcomes = sa.Table(
+    "outcomes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("helpdesk", sa.String(32), nullable=False),
+    sa.Column("account", sa.String(255), nullable=False),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("events.id"), nullable=False, index=True),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("comment_id", sa.String(64), nullable=False),
+    sa.Column("author_id", sa.String(64), nullable=False),
+    sa.Column("ratio", sa.Float, nullable=False),
+    sa.Column("accepted", sa.Boolean, nullable=False),
+    sa.Column("edited", sa.Boolean, nullable=False),
+    sa.Column("inserted", sa.Boolean, nullable=False),
+    sa.Column("letter_words", sa.Integer, nullable=False),
+    sa.Column("reply_words", sa.Integer, nullable=False),
+    sa.Column("commented_at", sa.Float),
+    sa.Column("recorded_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("helpdesk", "account", "ticket_id", name="uq_outcomes_ticket"),
+)
+
+
+def posted_suggestion(engine: Engine, helpdesk: str, account: str, ticket_id: str) -> dict[str, Any] | None:
+    """The ticket's suggestion whose note reached the helpdesk (what the agent could use), or None."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(suggestions.c.event_id, suggestions.c.category, suggestions.c.letter,
+                      events.c.note_marker, events.c.note_posted_at)
+            .select_from(suggestions.join(events, events.c.id == suggestions.c.event_id))
+            .where(suggestions.c.helpdesk == helpdesk, suggestions.c.account == account,
+                   suggestions.c.ticket_id == ticket_id, events.c.note_posted_at.is_not(None))
+            .order_by(suggestions.c.id.desc()).limit(1)
+        ).mappings().first()
+    return dict(row) if row else None
+
+
+def sidebar_inserted(engine: Engine, helpdesk: str, account: str, ticket_id: str) -> bool:
+    """Whether an agent pressed "Insert into reply" in the sidebar on this ticket."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(feedback.c.id).where(
+            feedback.c.helpdesk == helpdesk, feedback.c.account == account, feedback.c.ticket_id == ticket_id,
+            feedback.c.kind == "insert").limit(1)).first() is not None
+
+
+def record_outcome(engine: Engine, values: dict[str, Any]) -> str | None:
+    """Store the ticket's outcome. None when stored; else the comment id of the outcome the
+    ticket already had (the same comment redelivered, or an earlier reply)."""
+    try:
+        with _write(engine) as conn:
+            conn.execute(outcomes.insert(), values)
+        return None
+    except IntegrityError:
+        existing = get_outcome(engine, values["helpdesk"], values["account"], values["ticket_id"])
+        return existing["comment_id"] if existing else ""
+
+
+def get_outcome(engine: Engine, helpdesk: str, account: str, ticket_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(outcomes).where(
+            outcomes.c.helpdesk == helpdesk, outcomes.c.account == account,
+            outcomes.c.ticket_id == ticket_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def outcome_figures(engine: Engine, helpdesk: str, account: str, start: float, end: float) -> dict[str, dict]:
+    """Per category, for tickets whose webhook arrived in [start, end): notes posted, agent replies
+    measured (accepted, edited, sum of kept ratios) and the sidebar feedback on those tickets."""
+    window = sa.and_(_account_events(helpdesk, account), events.c.received_at >= start, events.c.received_at < end)
+    figures: dict[str, dict] = {}
+
+    def row(category: str) -> dict:
+        return figures.setdefault(category, {
+            "posted": 0, "replies": 0, "accepted": 0, "edited": 0, "ratio_sum": 0.0,
+            "insert": 0, "correction": 0, "thumbs_up": 0, "thumbs_down": 0})
+
+    def count_true(column):
+        return sa.func.sum(sa.case((column.is_(True), 1), else_=0))
+
+    posted = events.join(suggestions, suggestions.c.event_id == events.c.id)
+    with engine.connect() as conn:
+        for category, n in conn.execute(
+                sa.select(suggestions.c.category, sa.func.count()).select_from(posted)
+                .where(window, events.c.note_posted_at.is_not(None)).group_by(suggestions.c.category)):
+            row(category)["posted"] = n
+        for category, n, accepted, edited, ratio_sum in conn.execute(
+                sa.select(outcomes.c.category, sa.func.count(), count_true(outcomes.c.accepted),
+                          count_true(outcomes.c.edited), sa.func.sum(outcomes.c.ratio))
+                .select_from(outcomes.join(events, events.c.id == outcomes.c.event_id))
+                .where(window).group_by(outcomes.c.category)):
+            row(category).update(replies=n, accepted=int(accepted or 0), edited=int(edited or 0),
+                                 ratio_sum=float(ratio_sum or 0.0))
+        on_ticket = sa.and_(feedback.c.helpdesk == suggestions.c.helpdesk, feedback.c.account == suggestions.c.account,
+                            feedback.c.ticket_id == suggestions.c.ticket_id)
+        for category, kind, n in conn.execute(
+                sa.select(suggestions.c.category, feedback.c.kind, sa.func.count())
+                .select_from(posted.join(feedback, on_ticket))
+                .where(window, feedback.c.kind.in_(("insert", "correction", "thumbs_up", "thumbs_down")))
+                .group_by(suggestions.c.category, feedback.c.kind)):
+            row(category)[kind] = n
+    return figures

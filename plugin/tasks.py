@@ -21,10 +21,11 @@ from huey.api import Huey
 from huey.storage import SqliteStorage
 from sqlalchemy.engine import Engine
 
-from plugin import db, pipeline
+from plugin import db, pipeline, rulebook
 from plugin.config import Settings
 from plugin.connectors import get_connector
-from plugin.rules import load_rules
+from plugin.errors import ConfigError
+from plugin.rules import Rules, load_rules
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ class Tasks:
         self.huey = huey
         self.engine = engine
         # One name per worker process; a claim's lease records it.
-        self.rules = load_rules(settings.rules_file)
+        self.rules = load_rules(settings.rules_file)  # the base the console's documents apply over
+        self._books: dict[tuple[str, str], rulebook.Book] = {}
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._local = threading.local()
         # Same reason as db._write: SQLite's busy handler stalls; take turns in-process.
@@ -50,7 +52,7 @@ class Tasks:
         # requests.Session is not thread-safe: one connector per worker thread.
         cache = self._local.__dict__.setdefault("connectors", {})
         if helpdesk not in cache:
-            cache[helpdesk] = get_connector(helpdesk, self.settings)
+            cache[helpdesk] = get_connector(helpdesk, self.settings, engine=self.engine)
         return cache[helpdesk]
 
     def enqueue(self, event_id: int, not_before: float | None = None) -> None:
@@ -70,12 +72,26 @@ class Tasks:
             return "missing"
         connector = self.connector(row["helpdesk"])
         result = pipeline.process_event(self.engine, connector, self.settings, event_id, self.owner,
-                                        rules=self.rules)
+                                        rules=self.rules_for(row["helpdesk"], row["account"]))
         if result.outcome == "retry":
             self.enqueue(event_id, time.time() + result.delay)
         elif result.outcome == "not_claimed":
             self._wake_later(event_id)
         return result.outcome
+
+    def rules_for(self, helpdesk: str, account: str) -> Rules:
+        """The account's effective rules. One cheap query per event (the document's version)
+        notices a save made in the console or the CLI, so no restart is needed."""
+        version = db.rule_document_version(self.engine, helpdesk, account)
+        book = self._books.get((helpdesk, account))
+        if book is None or book.version != version:
+            try:
+                book = rulebook.load(self.engine, self.rules, helpdesk, account)
+            except ConfigError as exc:  # stored before a stricter check, or the base changed under it
+                log.error("%s/%s: console rules unusable, using the base rules: %s", helpdesk, account, exc)
+                book = rulebook.Book(version, self.rules, self.rules)
+            self._books[(helpdesk, account)] = book
+        return book.rules
 
     def _wake_later(self, event_id: int) -> None:
         """A wake-up that came early (the queue's clock is coarse, or another worker's

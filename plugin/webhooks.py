@@ -3,6 +3,11 @@
 Status policy: 202 accepted; 200 repeat or ignored event type; 401 bad, missing or
 stale signature; 400 malformed; 413 too large; 415 not JSON; 503 storage down
 (the sender retries). Each answer is JSON with a `status` and, on refusal, a `reason`.
+
+A comment event (ticket.comment_added) is not queued: its outcome, how much of our
+letter the agent's reply kept, is measured and stored right here (plugin/outcomes.py,
+one read and one insert) and answered 200 `recorded`, `duplicate`, or `ignored` with
+the reason (private comment, the requester's comment, no note of ours on the ticket...).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from plugin import db
+from plugin import db, outcomes
 from plugin.errors import UnsupportedMediaType, WebhookRejected
 
 log = logging.getLogger(__name__)
@@ -42,6 +47,8 @@ def receive(helpdesk: str):
         return _answer(exc.status, status="refused", reason=exc.reason)
     if event is None:
         return _answer(200, status="ignored", reason="event type not handled")
+    if isinstance(event, outcomes.CommentEvent):
+        return _outcome(runtime.engine, helpdesk, event, delivery)
     try:
         accepted = db.accept_event(runtime.engine, event)
     except SQLAlchemyError:
@@ -60,3 +67,18 @@ def receive(helpdesk: str):
     log.info("%s/%s ticket %s delivery %s: accepted as event %s", helpdesk, event.account, event.ticket_id,
              delivery, accepted.event_id)
     return _answer(202, status="accepted", event_id=accepted.event_id)
+
+
+def _outcome(engine, helpdesk: str, comment: outcomes.CommentEvent, delivery: str):
+    try:
+        result = outcomes.record(engine, comment)
+    except SQLAlchemyError:
+        log.exception("%s/%s delivery %s: database unavailable", helpdesk, comment.account, delivery)
+        return _answer(503, status="unavailable", reason="storage unavailable, retry later")
+    if result.status == "recorded":
+        log.info("%s/%s ticket %s delivery %s: agent reply kept %.2f of our letter", helpdesk, comment.account,
+                 comment.ticket_id, delivery, result.ratio)
+        return _answer(200, status="recorded", ratio=result.ratio, accepted=result.accepted, edited=result.edited)
+    log.info("%s/%s ticket %s delivery %s: comment %s: %s", helpdesk, comment.account, comment.ticket_id,
+             delivery, result.status, result.reason)
+    return _answer(200, status=result.status, reason=result.reason)

@@ -322,6 +322,62 @@ def test_stats_figures_for_a_period(admin_client):
     assert '<td id="stat-median">3.5 s</td>' in html
 
 
+def add_outcome(engine, event_id, ticket, category, ratio):
+    """An agent reply measured at `ratio` (what plugin/outcomes.py stores for a webhook)."""
+    from plugin import outcomes
+
+    accepted, edited = outcomes.judge(ratio)
+    assert db.record_outcome(engine, dict(
+        helpdesk="zendesk", account="acme", ticket_id=str(ticket), event_id=event_id, category=category,
+        comment_id=f"c{ticket}", author_id="900", ratio=ratio, accepted=accepted, edited=edited, inserted=False,
+        letter_words=100, reply_words=100, commented_at=None, recorded_at=DAY + 600)) is None
+
+
+def test_stats_show_acceptance_edits_and_feedback_per_category(admin_client):
+    from plugin import outcomes
+
+    engine = engine_of(admin_client)
+    for ticket, ratio in [(1, 1.0), (2, 0.8), (3, 0.3)]:
+        event_id = add_event(engine, ticket, db.POSTED, category="delivery_delay", to_note=2)
+        add_outcome(engine, event_id, ticket, "delivery_delay", ratio)
+    add_event(engine, 4, db.POSTED, category="wrong_item", to_note=2)  # no reply yet
+    add_event(engine, 5, db.FAILED, category="wrong_item", error="Zendesk refused the note: 422")
+    later = add_event(engine, 6, db.POSTED, category="delivery_delay", to_note=2, received_at=DAY + 3 * 86400)
+    add_outcome(engine, later, 6, "delivery_delay", 0.1)  # outside the period
+    for ticket, kind in [(1, "insert"), (2, "insert"), (1, "thumbs_up"), (3, "correction"), (3, "thumbs_down"),
+                         (4, "thumbs_up"), (6, "insert")]:
+        db.add_feedback(engine, "zendesk", "acme", str(ticket), kind, to_category="x", source="sidebar")
+
+    raw = db.outcome_figures(engine, "zendesk", "acme", DAY - 3600, DAY + 3600)
+    assert raw["delivery_delay"] == {"posted": 3, "replies": 3, "accepted": 2, "edited": 1,
+                                     "ratio_sum": pytest.approx(2.1), "insert": 2, "correction": 1,
+                                     "thumbs_up": 1, "thumbs_down": 1}
+    assert raw["wrong_item"]["posted"] == 1 and raw["wrong_item"]["replies"] == 0
+    summary = outcomes.summarise(raw)
+    [delay, wrong] = summary["rows"]
+    assert delay["category"] == "delivery_delay" and delay["acceptance"] == pytest.approx(2 / 3)
+    assert delay["edit_rate"] == pytest.approx(0.5) and delay["mean_kept"] == pytest.approx(0.7)
+    assert wrong["acceptance"] is None and wrong["edit_rate"] is None and wrong["mean_kept"] is None
+    assert wrong["thumbs_up"] == 1
+    total = summary["total"]
+    assert (total["posted"], total["replies"], total["insert"], total["thumbs_up"]) == (4, 3, 2, 2)
+
+    html = page(admin_client, "/admin/stats?start=2026-03-10&end=2026-03-10")
+    assert "Acceptance</dt><dd>share of agent replies that are mostly our letter" in html
+    html = html[html.index('<table id="replies">'):]
+    row = re.search(r'<tr data-category="delivery_delay">(.*?)</tr>', html, re.S).group(1)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+    assert cells == ["delivery_delay", "3", "3", "67 %", "50 %", "70 %", "2", "1", "1", "1"]
+    row = re.search(r'<tr data-category="wrong_item">(.*?)</tr>', html, re.S).group(1)
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", row) == ["wrong_item", "1", "0", "–", "–", "–", "0", "0", "1", "0"]
+    assert re.search(r'<tr class="total">\s*<td>All categories</td><td>4</td><td>3</td>', html)
+
+
+def test_stats_without_notes_say_so_for_replies(admin_client):
+    html = page(admin_client, "/admin/stats?start=2026-03-10&end=2026-03-10")
+    assert "Agents' replies and sidebar feedback" in html and 'id="replies"' not in html
+
+
 def test_stats_defaults_to_the_last_seven_days(admin_client):
     import time
 

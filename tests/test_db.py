@@ -92,7 +92,7 @@ def test_upgrade_is_idempotent_and_schema_matches_models(engine):
     from alembic.migration import MigrationContext
 
     db.upgrade(engine)
-    assert db.current_revision(engine) == "0004"
+    assert db.current_revision(engine) == "0005"
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
     assert diff == []

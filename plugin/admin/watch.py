@@ -13,7 +13,7 @@ from datetime import date, datetime, time as dtime, timedelta, timezone
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from plugin import db
+from plugin import db, outcomes
 from plugin.admin import actor, bp, helpdesk_account, runtime
 
 log = logging.getLogger(__name__)
@@ -193,8 +193,14 @@ def stats():
     begin = datetime.combine(start, dtime.min, tzinfo=timezone.utc).timestamp()
     finish = datetime.combine(end + timedelta(days=1), dtime.min, tzinfo=timezone.utc).timestamp()
     raw = db.period_figures(runtime().engine, helpdesk, account, begin, finish)
+    replies = outcomes.summarise(db.outcome_figures(runtime().engine, helpdesk, account, begin, finish))
     return _render("admin/stats.html", errors=[], start=start_text, end=end_text, figures=summarise(raw),
-                   duration=duration)
+                   replies=replies, duration=duration, percent=percent)
+
+
+def percent(rate: float | None) -> str:
+    """A rate as a whole percentage; a dash when there was nothing to divide by."""
+    return "–" if rate is None else f"{round(100 * rate)} %"
 
 
 def summarise(raw: dict) -> dict:
@@ -222,8 +228,8 @@ def summarise(raw: dict) -> dict:
 # --- try a ticket ---------------------------------------------------------------------
 
 def _current_rules():
-    """The rules the worker uses. The one place to rewire when rules are edited in the console."""
-    return runtime().tasks.rules
+    """The account's effective rules, as the worker uses them (console edits included)."""
+    return runtime().tasks.rules_for(*helpdesk_account())
 
 
 @bp.route("/try", methods=["GET", "POST"])
@@ -257,7 +263,8 @@ def try_text(subject: str, description: str, requester: str = "", audience: str 
     helpdesk, account = helpdesk_account()
     settings, rules = runtime().settings, _current_rules()
     ticket = Ticket(id="try", subject=subject, description=description, requester=Person(name=requester))
-    c = learning.classifier_for(runtime().engine, helpdesk, account).classify(subject, description)
+    c = learning.classifier_for(runtime().engine, helpdesk, account,
+                                rules.classifier_phrases()).classify(subject, description)
     result = {"classification": c, "suggestion": None, "decision": "Amends would post this note."}
     if c.category == "other":
         result["decision"] = "Amends would skip this ticket: not a complaint that calls for an apology."

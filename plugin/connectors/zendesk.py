@@ -5,6 +5,15 @@ Events:    https://developer.zendesk.com/api-reference/webhooks/event-types/tick
 Tickets:   https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/
 Comments:  https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/
 Tags:      https://developer.zendesk.com/api-reference/ticketing/ticket-management/tags/
+Comment added event (event.comment: id, body, is_public, author {id, is_staff, name}):
+           https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/#comment-created
+
+Credentials: the environment's (AMENDS_ZENDESK_OAUTH_TOKEN, or AMENDS_ZENDESK_EMAIL +
+AMENDS_ZENDESK_API_TOKEN) win when set. Without them, and given the engine, the
+connector uses the connection made on /admin/connect (zendesk_console.py): its OAuth
+access token, refreshed shortly before it expires and once on a 401, after which the
+request is sent once more. Likewise AMENDS_ZENDESK_WEBHOOK_SECRET wins over the signing
+secret stored by the console's webhook set-up.
 """
 
 from __future__ import annotations
@@ -13,47 +22,71 @@ import json
 from typing import Any, Mapping
 
 import requests
+from sqlalchemy.engine import Engine
 
 from plugin import signatures
 from plugin.config import Settings
 from plugin.connectors.base import Connector, send
-from plugin.errors import PayloadError
+from plugin.connectors.zendesk_console import ConsoleConnection
+from plugin.errors import AuthError, PayloadError, SignatureError
+from plugin.secretbox import SecretBoxError
 from plugin.models import Person, Ticket, TicketEvent
+from plugin.outcomes import CommentEvent
 
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 EVENT_TYPE_PREFIX = "zen:event-type:"
 SUPPORTED_KINDS = frozenset({"ticket.created"})
+COMMENT_KIND = "ticket.comment_added"  # parsed into a CommentEvent (plugin/outcomes.py)
 MAX_COMMENT_PAGES = 20
 
 
 class ZendeskConnector(Connector):
     slug = "zendesk"
 
-    def __init__(self, settings: Settings, session: requests.Session | None = None):
+    def __init__(self, settings: Settings, session: requests.Session | None = None, engine: Engine | None = None):
         self.settings = settings
-        self.account = settings.zendesk_subdomain
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = "amends/0.1 (+https://github.com/amends)"
+        # The console's stored connection: its webhook secret, and its tokens when the env has none.
+        self.console = ConsoleConnection(engine, settings) if engine is not None else None
+        self.uses_console_tokens = False
         if settings.zendesk_oauth_token:
             self.session.headers["Authorization"] = f"Bearer {settings.zendesk_oauth_token}"
         elif settings.zendesk_api_token:
             # API token auth: "{email}/token" as the user name.
             self.session.auth = (f"{settings.zendesk_email}/token", settings.zendesk_api_token)
+        else:
+            self.uses_console_tokens = self.console is not None
+
+    @property
+    def account(self) -> str:
+        """AMENDS_ZENDESK_SUBDOMAIN, else the account connected on /admin/connect."""
+        if self.settings.zendesk_subdomain or self.console is None:
+            return self.settings.zendesk_subdomain
+        return self.console.account
 
     # --- no network --------------------------------------------------------
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
         signatures.verify(
-            self.settings.zendesk_webhook_secret,
+            self._webhook_secret(),
             headers.get(SIGNATURE_HEADER),
             headers.get(TIMESTAMP_HEADER),
             body,
             tolerance_seconds=self.settings.webhook_tolerance_seconds,
         )
 
-    def parse_event(self, headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
+    def _webhook_secret(self) -> str:
+        if self.settings.zendesk_webhook_secret or self.console is None:
+            return self.settings.zendesk_webhook_secret
+        try:
+            return self.console.webhook_secret()
+        except SecretBoxError as exc:
+            raise SignatureError(str(exc)) from None
+
+    def parse_event(self, headers: Mapping[str, str], body: bytes) -> TicketEvent | CommentEvent | None:
         try:
             data = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -73,10 +106,10 @@ class ZendeskConnector(Connector):
             "or the trigger body from the README ('ticket')"
         )
 
-    def _parse_subscription(self, data: dict[str, Any], keys: list[str]) -> TicketEvent | None:
+    def _parse_subscription(self, data: dict[str, Any], keys: list[str]) -> TicketEvent | CommentEvent | None:
         event_type = data["type"]
         kind = event_type[len(EVENT_TYPE_PREFIX):] if event_type.startswith(EVENT_TYPE_PREFIX) else event_type
-        if kind not in SUPPORTED_KINDS:
+        if kind not in SUPPORTED_KINDS and kind != COMMENT_KIND:
             return None
         detail = data["detail"]
         if not isinstance(detail, dict):
@@ -84,6 +117,8 @@ class ZendeskConnector(Connector):
         ticket_id = _ticket_id(detail.get("id"))
         if data.get("id"):
             keys.append(f"event:{data['id']}")
+        if kind == COMMENT_KIND:
+            return self._parse_comment(data, detail, ticket_id, keys)
         via = detail.get("via") if isinstance(detail.get("via"), dict) else {}
         return TicketEvent(
             helpdesk=self.slug,
@@ -97,6 +132,40 @@ class ZendeskConnector(Connector):
             requester=Person(id=_text(detail.get("requester_id"))),
             tags=_tags(detail.get("tags")),
             channel=_text(via.get("channel")),
+        )
+
+    def _parse_comment(self, data: dict[str, Any], detail: dict[str, Any], ticket_id: str,
+                       keys: list[str]) -> CommentEvent:
+        """`event.comment` carries the comment; ids arrive as strings in Zendesk's examples,
+        as integers from some senders: both are read as text."""
+        event = data.get("event")
+        comment = event.get("comment") if isinstance(event, dict) else None
+        if not isinstance(comment, dict):
+            raise PayloadError("a ticket.comment_added event needs an 'event.comment' object")
+        if not isinstance(comment.get("is_public"), bool):
+            raise PayloadError("'event.comment.is_public' must be true or false")
+        body = comment.get("body")
+        if body is not None and not isinstance(body, str):
+            raise PayloadError("'event.comment.body' must be a string")
+        author = comment.get("author") if isinstance(comment.get("author"), dict) else {}
+        author_id, comment_id = _text(author.get("id")), _text(comment.get("id"))
+        if not author_id:
+            raise PayloadError("'event.comment.author.id' is missing")
+        if not comment_id:
+            raise PayloadError("'event.comment.id' is missing")
+        is_staff = author.get("is_staff")
+        return CommentEvent(
+            helpdesk=self.slug,
+            account=self.account,
+            ticket_id=ticket_id,
+            comment_id=comment_id,
+            body=body or "",
+            public=comment["is_public"],
+            author_id=author_id,
+            author_is_staff=is_staff if isinstance(is_staff, bool) else None,
+            requester_id=_text(detail.get("requester_id")),
+            occurred_at=str(data.get("time") or ""),
+            delivery_keys=tuple(keys),
         )
 
     def _parse_trigger(self, data: dict[str, Any], keys: list[str]) -> TicketEvent | None:
@@ -131,11 +200,35 @@ class ZendeskConnector(Connector):
 
     # --- network -----------------------------------------------------------
 
-    def _url(self, path: str) -> str:
-        return f"{self.settings.zendesk_base_url}{path}"
+    def api_url(self, path: str) -> str:
+        base = self.settings.zendesk_base_url
+        if not base and self.console is not None:
+            base = self.console.base_url
+        return f"{base}{path}"
 
     def _send(self, method: str, path: str, what: str, **kwargs) -> requests.Response:
-        return send(self.session, method, self._url(path), what, self.settings.http_timeout_seconds, **kwargs)
+        return self.request(method, self.api_url(path), what, **kwargs)
+
+    def request(self, method: str, url: str, what: str, **kwargs) -> requests.Response:
+        """One API call with whichever credentials apply; on the console's token, a 401
+        refreshes it and the call is sent once more."""
+        timeout = self.settings.http_timeout_seconds
+        if not self.uses_console_tokens:
+            return send(self.session, method, url, what, timeout, **kwargs)
+        headers = dict(kwargs.pop("headers", None) or {})
+        try:
+            token = self.console.access_token()
+            try:
+                return send(self.session, method, url, what, timeout,
+                            headers={**headers, "Authorization": f"Bearer {token}"}, **kwargs)
+            except AuthError as exc:
+                if exc.status != 401:
+                    raise
+            token = self.console.refresh_after_401(token)
+        except SecretBoxError as exc:
+            raise AuthError(f"{what}: {exc}") from None
+        return send(self.session, method, url, what, timeout,
+                    headers={**headers, "Authorization": f"Bearer {token}"}, **kwargs)
 
     def fetch_ticket(self, event: TicketEvent) -> Ticket:
         response = self._send(
@@ -146,11 +239,10 @@ class ZendeskConnector(Connector):
 
     def find_note(self, ticket_id: str, marker: str) -> bool:
         """Newest first, cursor pagination; our note is normally among the last few."""
-        url = self._url(f"/api/v2/tickets/{ticket_id}/comments.json")
+        url = self.api_url(f"/api/v2/tickets/{ticket_id}/comments.json")
         params: dict[str, Any] | None = {"page[size]": 100, "sort": "-created_at"}
         for _ in range(MAX_COMMENT_PAGES):
-            response = send(self.session, "GET", url, "list comments", self.settings.http_timeout_seconds,
-                            params=params)
+            response = self.request("GET", url, "list comments", params=params)
             page = response.json()
             for comment in page.get("comments") or []:
                 text = " ".join(str(comment.get(k) or "") for k in ("body", "plain_body", "html_body"))
