@@ -20,6 +20,12 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 KINDS = ("correction", "thumbs_up", "thumbs_down", "insert")
 
 
+def _known_categories(runtime, helpdesk: str, account: str) -> set[str]:
+    """Built-in ids, `other`, and the account's custom categories: a correction to a custom
+    category teaches the account's model that class (plugin/learning.py)."""
+    return set(CATEGORIES) | {"other"} | set(runtime.tasks.rules_for(helpdesk, account).categories)
+
+
 def _refuse(code: int, reason: str):
     return jsonify(status="refused", reason=reason), code
 
@@ -57,14 +63,14 @@ def feedback():
             return _refuse(400, f"{key} must be a category id")
     if not ticket_id.isdigit():
         return _refuse(400, "ticket_id must be a ticket number")
-    if kind == "correction" and category not in CATEGORIES + ("other",):
-        return _refuse(400, "category must be one of the category ids")
     if sidebar:
         helpdesk, account, source = sidebar.helpdesk, sidebar.account, "sidebar"
     else:
         helpdesk = str(data.get("helpdesk") or "zendesk")
         account = str(data.get("account") or settings.zendesk_subdomain)
         source = str(data.get("source") or "api")
+    if kind == "correction" and category not in _known_categories(runtime, helpdesk, account):
+        return _refuse(400, "category must be one of the category ids (built-in, or custom in this account's rules)")
     text = "\n".join(str(data[k]) for k in ("subject", "description") if data.get(k)).strip() or \
         db.ticket_text(runtime.engine, helpdesk, account, ticket_id)
     if kind == "correction" and not text:

@@ -308,11 +308,14 @@ def lint_command(paths: tuple[str, ...]) -> None:
 
 
 def _warn_if_unconfigured(settings: Settings) -> None:
+    # The console can supply both (OAuth connection, webhook set-up), so these are hints, not errors.
     if not settings.zendesk_webhook_secret:
-        log.warning("AMENDS_ZENDESK_WEBHOOK_SECRET is not set: every webhook will be refused (401)")
+        log.warning("AMENDS_ZENDESK_WEBHOOK_SECRET is not set: webhooks are refused (401) unless Zendesk "
+                    "is connected and its webhook set up from the admin console (/admin/connect)")
     if not settings.zendesk_can_post:
-        log.warning("no Zendesk credentials (AMENDS_ZENDESK_OAUTH_TOKEN or AMENDS_ZENDESK_EMAIL + "
-                    "AMENDS_ZENDESK_API_TOKEN): notes cannot be posted")
+        log.warning("no Zendesk credentials in the environment (AMENDS_ZENDESK_OAUTH_TOKEN or AMENDS_ZENDESK_EMAIL "
+                    "+ AMENDS_ZENDESK_API_TOKEN): notes are posted only once Zendesk is connected from the "
+                    "admin console (/admin/connect)")
 
 
 class _EmbeddedWorker:

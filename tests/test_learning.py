@@ -51,6 +51,20 @@ def test_feedback_validation(api_app, body, reason):
     assert response.status_code == 400 and reason in response.json["reason"]
 
 
+def test_a_correction_may_name_a_custom_category_of_that_account(api_app):
+    from plugin import rulebook
+
+    runtime = api_app.extensions["amends"]
+    document = "format: 1\ncategories:\n  loyalty_points:\n    label: Loyalty points missing\n" \
+               "    phrases: {\"loyalty points\": 2.0}\n"
+    rulebook.import_document(runtime.engine, runtime.tasks.rules, "zendesk", "acme", document, actor="test")
+    client = api_app.test_client()
+    body = {"ticket_id": "7", "category": "loyalty_points", "description": "my points vanished"}
+    assert post(client, body).status_code == 201
+    other_account = post(client, dict(body, account="other-shop"))
+    assert other_account.status_code == 400 and "custom" in other_account.json["reason"]
+
+
 def test_corrections_trigger_retraining_after_the_threshold(api_app):
     client = api_app.test_client()
     huey = api_app.extensions["amends"].huey

@@ -76,7 +76,8 @@ def overview():
     settings = runtime().settings
     recent = db.list_events(runtime().engine, limit=10)
     return render_template("admin/overview.html", helpdesk=helpdesk, account=account, recent=recent,
-                           api_configured=settings.zendesk_can_post)
+                           api_configured=settings.zendesk_can_post,
+                           connected=db.get_connection(runtime().engine, helpdesk, account) is not None)
 
 
 # Each area registers its routes on import.
