@@ -36,6 +36,8 @@ class Settings:
     zendesk_api_url: str = ""
     # The sidebar app's public key (PEM text or a PEM file's path): checks Zendesk's signed-URL tokens.
     zendesk_app_public_key: str = field(default="", repr=False)
+    # Or the app's id (digits): the sidebar then fetches the public key from Zendesk, once per process.
+    zendesk_app_id: str = ""
 
     company_name: str = ""
     sign_off: str = ""
@@ -144,6 +146,8 @@ def validate(s: Settings) -> None:
         )
     if s.zendesk_app_public_key:
         _check_app_public_key(s)
+    if s.zendesk_app_id:
+        _check_app_id(s)
     if s.order_field_id and not s.order_field_id.isdigit():
         raise ConfigError(f"AMENDS_ORDER_FIELD_ID must be a Zendesk ticket field id (digits), got {s.order_field_id!r}")
     if s.rules_file and not Path(s.rules_file).is_file():
@@ -171,6 +175,16 @@ def _check_app_public_key(s: Settings) -> None:
         raise ConfigError(f"AMENDS_ZENDESK_APP_PUBLIC_KEY {exc}") from None
     if not s.secret_key:
         raise ConfigError("AMENDS_SECRET_KEY is missing: the Zendesk sidebar (AMENDS_ZENDESK_APP_PUBLIC_KEY) "
+                          "signs its sessions with it")
+
+
+def _check_app_id(s: Settings) -> None:
+    """The id goes into Zendesk's URL /api/v2/apps/{id}/public_key.pem: digits only."""
+    if not re.fullmatch(r"[0-9]{1,20}", s.zendesk_app_id):
+        raise ConfigError("AMENDS_ZENDESK_APP_ID must be the Zendesk app's id (digits, Admin Center > Apps and "
+                          f"integrations > Zendesk Support apps), got {s.zendesk_app_id[:40]!r}")
+    if not s.secret_key:
+        raise ConfigError("AMENDS_SECRET_KEY is missing: the Zendesk sidebar (AMENDS_ZENDESK_APP_ID) "
                           "signs its sessions with it")
 
 

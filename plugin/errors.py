@@ -5,6 +5,7 @@
     │   └── RulesError           (rules.py) a rules document is invalid; names the line → 400 / exit 1
     ├── SecretBoxError           (secretbox.py) a stored secret cannot be read → re-connect Zendesk
     ├── SidebarRefused           (sidebar_auth.py) no valid signed-URL token → 401
+    ├── KeyUnavailable           (sidebar_auth.py) the app's public key cannot be fetched → 503
     ├── InvalidAppPackage        (zendesk_app.py) the app manifest breaks a rule → exit 1
     ├── WebhookRejected          a delivery we refuse                  → 4xx with the reason
     │   ├── SignatureError       bad, missing or stale signature       → 401

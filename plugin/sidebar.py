@@ -1,8 +1,10 @@
 """Blueprint /zendesk/sidebar: the agents' panel inside a Zendesk ticket (issue 6).
 
 Zendesk loads the page in the ticket's app panel (manifest.json: `signedUrls`), POSTing a
-signed token; we check it (plugin/sidebar_auth.py) and answer with the page and a sidebar
-token for one hour. The page's script asks the ZAF client for the ticket, then calls
+signed token; we check it (plugin/sidebar_auth.py) with the app's public key, configured
+(AMENDS_ZENDESK_APP_PUBLIC_KEY) or fetched from Zendesk by app id (AMENDS_ZENDESK_APP_ID: once
+per process, through the Zendesk connector), and answer with the page and a sidebar token for
+one hour. The page's script asks the ZAF client for the ticket, then calls
 `/suggestion` and `/render` here and `/api/feedback`, each carrying the sidebar token in the
 X-Amends-Sidebar header. The account always comes from that token, never from a request body;
 ticket ids are looked up only inside it. Letters are composed exactly as the pipeline and the
@@ -24,7 +26,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template,
 from plugin import db, learning, sidebar_auth
 from plugin.compose import Options, compose
 from plugin.models import Classification, Person, Ticket
-from plugin.sidebar_auth import SidebarRefused, SidebarSession
+from plugin.sidebar_auth import KeyUnavailable, SidebarRefused, SidebarSession
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,17 @@ TICKET_FIELDS = ("subject", "description", "requester_id", "requester_name", "as
                  "order")
 
 
+KEY_SOURCE = "amends.sidebar_app_key"  # app.extensions: this app's AppKeySource
+
+
 def runtime():
     return current_app.extensions["amends"]
+
+
+@bp.record_once
+def _add_key_source(state) -> None:
+    """One fetched-key cache per app (so per process), used only with AMENDS_ZENDESK_APP_ID."""
+    state.app.extensions[KEY_SOURCE] = sidebar_auth.AppKeySource(_fetch_app_key)
 
 
 class _Refused(Exception):
@@ -84,14 +95,18 @@ def serves(account: str) -> bool:
 @bp.route("", methods=["GET", "POST"])
 def page():
     settings = runtime().settings
-    if not (settings.zendesk_app_public_key and settings.secret_key):
+    if not ((settings.zendesk_app_public_key or settings.zendesk_app_id) and settings.secret_key):
         return render_template("sidebar/refused.html", title="The Amends sidebar is not set up",
-                               reason="Set AMENDS_ZENDESK_APP_PUBLIC_KEY (the app's public key) and "
-                                      "AMENDS_SECRET_KEY on the Amends server."), 503
+                               reason="Set AMENDS_ZENDESK_APP_PUBLIC_KEY (the app's public key) or "
+                                      "AMENDS_ZENDESK_APP_ID (the app's id, to fetch the key from Zendesk), "
+                                      "and AMENDS_SECRET_KEY on the Amends server."), 503
     token = request.form.get("token") if request.method == "POST" else None
     try:
-        session = sidebar_auth.verify_zendesk_token(
-            token, sidebar_auth.load_public_key(settings.zendesk_app_public_key), serves)
+        session = _verify(settings, token)
+    except KeyUnavailable as exc:
+        log.info("sidebar unavailable for %s: %s", request.remote_addr, exc.reason)
+        return render_template("sidebar/refused.html", title="Amends cannot check Zendesk's token right now",
+                               reason=exc.reason), 503
     except SidebarRefused as exc:
         log.info("sidebar refused from %s: %s", request.remote_addr, exc.reason)
         return render_template("sidebar/refused.html", title="Amends cannot open here",
@@ -104,6 +119,35 @@ def page():
                            account=session.account, categories=categories, audiences=AUDIENCES, tones=TONES,
                            zaf_sdk_url=ZAF_SDK_URL, order_path=order_path,
                            header=sidebar_auth.HEADER)
+
+
+def _verify(settings, token: str | None) -> SidebarSession:
+    """The configured key wins. Otherwise the fetched one; a token it does not match may have
+    been signed with a key Zendesk rotated since, so the key is fetched again (rate-limited by
+    AppKeySource) and, if it changed, the token is checked once more."""
+    if settings.zendesk_app_public_key:
+        return sidebar_auth.verify_zendesk_token(
+            token, sidebar_auth.load_public_key(settings.zendesk_app_public_key), serves)
+    source = current_app.extensions[KEY_SOURCE]
+    try:
+        return sidebar_auth.verify_zendesk_token(token, source.key, serves)
+    except SidebarRefused as exc:
+        if exc.kind != "signature" or not source.refetch():
+            raise
+    log.info("sidebar: Zendesk app %s has a new public key", settings.zendesk_app_id)
+    return sidebar_auth.verify_zendesk_token(token, source.key, serves)
+
+
+def _fetch_app_key() -> str:
+    """Through a connector of its own (its requests.Session is not shared between threads)."""
+    from plugin.connectors.zendesk import ZendeskConnector
+
+    settings = runtime().settings
+    connector = ZendeskConnector(settings, engine=runtime().engine)
+    try:
+        return sidebar_auth.fetch_app_key_pem(connector, settings.zendesk_app_id)
+    finally:
+        connector.session.close()
 
 
 @bp.get("/sidebar.js")

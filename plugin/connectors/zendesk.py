@@ -1,10 +1,12 @@
-"""Zendesk: webhook verification and parsing, ticket fetch, private notes and tags.
+"""Zendesk: webhook verification and parsing, ticket fetch, private notes and tags, and the
+sidebar app's public key.
 
 Webhooks:  https://developer.zendesk.com/documentation/webhooks/verifying/
 Events:    https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/
 Tickets:   https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/
 Comments:  https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/
 Tags:      https://developer.zendesk.com/api-reference/ticketing/ticket-management/tags/
+App key:   https://developer.zendesk.com/api-reference/ticketing/apps/apps/#get-app-public-key
 Comment added event (event.comment: id, body, is_public, author {id, is_staff, name}):
            https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/#comment-created
 
@@ -262,6 +264,25 @@ class ZendeskConnector(Connector):
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         # PUT adds; POST would replace every tag the ticket has.
         self._send("PUT", f"/api/v2/tickets/{ticket_id}/tags.json", "add tags", json={"tags": tags})
+
+    def fetch_app_public_key(self, app_id: str) -> str:
+        """The PEM text of a Zendesk app's public key, which checks the tokens Zendesk signs when
+        it opens the app (signedUrls; used by the sidebar when AMENDS_ZENDESK_APP_ID is set).
+        Get App Public Key, `GET /api/v2/apps/{app_id}/public_key.pem`:
+        https://developer.zendesk.com/api-reference/ticketing/apps/apps/#get-app-public-key
+        Zendesk allows it anonymously; we send our credentials as on every call. The reference's
+        example shows the PEM as a JSON string, so a quoted answer is unquoted."""
+        app_id = str(app_id).strip()
+        if not (app_id.isascii() and app_id.isdigit()):
+            raise ValueError(f"a Zendesk app id is digits, got {app_id[:40]!r}")
+        text = self._send("GET", f"/api/v2/apps/{app_id}/public_key.pem", "fetch app public key").text.strip()
+        if text.startswith('"'):
+            try:
+                quoted = json.loads(text)
+            except json.JSONDecodeError:
+                quoted = None
+            text = quoted.strip() if isinstance(quoted, str) else text
+        return text
 
 
 def ticket_from_show_response(data: dict[str, Any], fallback: TicketEvent | None = None) -> Ticket:

@@ -5,11 +5,13 @@ shapes of the endpoints Amends uses: show ticket (with side-loads), update ticke
 or internal note), list comments, add tags, plus show user / organization, list ticket fields,
 and what the admin console's "Connect Zendesk" uses (``tests/fakes/zendesk_console.py``): the OAuth
 authorization page and token endpoint (codes, expiring access tokens, rotating refresh tokens) and
-the Webhooks API (create, list, show, update, signing secret, test).
+the Webhooks API (create, list, show, update, signing secret, test), plus the sidebar app's public
+key (Get App Public Key).
 
 Every request is checked with ``tests.contract.validate_request`` (Zendesk's own OpenAPI document
-plus our unknown-key rule), or, for the two parts that document lacks (the authorization page and
-the Webhooks API), against the documented parameters and ``fixtures/zendesk/webhooks-api.schema.json``.
+plus our unknown-key rule), or, for the parts that document lacks (the authorization page, the
+Webhooks API and the app public key), against the documented parameters and
+``fixtures/zendesk/webhooks-api.schema.json``.
 A violation goes to ``.contract_errors`` and the request is answered
 ``400 {"error": "InvalidRequest"}`` without being applied.
 
@@ -17,7 +19,8 @@ Tests inspect ``.requests``, ``.comments(id)``, ``.ticket_tags(id)``, wait with 
 and inject faults with ``.inject()`` / ``.release()``. For the console: ``.oauth_clients``
 (default ``amends-console`` / ``zd-client-secret``), ``.deny_authorization``,
 ``.access_token_lifetime``, ``.expire_access_tokens()``, ``.revoke_refresh_tokens()``,
-``.access_tokens()``, ``.webhooks()``, ``.webhook_secret(id)`` and ``.webhook_transport``.
+``.access_tokens()``, ``.webhooks()``, ``.webhook_secret(id)`` and ``.webhook_transport``. For the
+sidebar: ``.set_app_public_key(app_id, pem)``.
 Standalone, from the project root::
 
     .venv/bin/python -m tests.fakes.zendesk --port 8765     # unknown ticket ids are auto-created
@@ -245,7 +248,9 @@ class FakeZendesk(ConsoleEndpoints):
         request = Request(environ)
         status, payload, headers = self._handle(request)
         text = payload if isinstance(payload, str) else json.dumps(payload)
-        return Response(text, status, headers, content_type="application/json; charset=utf-8")(environ, start_response)
+        headers = dict(headers)
+        content_type = headers.pop("Content-Type", "application/json; charset=utf-8")  # the app key is text
+        return Response(text, status, headers, content_type=content_type)(environ, start_response)
 
     def _parse(self, request: Request) -> tuple[Any, list[str]]:
         raw, label = request.get_data(), f"{request.method} {request.path}"
@@ -339,6 +344,7 @@ class FakeZendesk(ConsoleEndpoints):
         ("GET", r"/api/v2/webhooks/(\w+)", "_show_webhook"),
         ("PUT", r"/api/v2/webhooks/(\w+)", "_update_webhook"),
         ("GET", r"/api/v2/webhooks/(\w+)/signing_secret", "_webhook_signing_secret"),
+        ("GET", r"/api/v2/apps/(\d+)/public_key(?:\.pem)?", "_app_public_key"),
     ]
 
     def _apply(self, request: Request, body: Any) -> tuple[int, str, dict]:

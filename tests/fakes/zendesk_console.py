@@ -1,4 +1,5 @@
-"""What the admin console's "Connect Zendesk" talks to, for ``FakeZendesk`` (mixed into it).
+"""What the admin console's "Connect Zendesk" talks to, and the sidebar app's public key, for
+``FakeZendesk`` (mixed into it).
 
 * The OAuth authorization page ``GET /oauth/authorizations/new``
   (https://support.zendesk.com/hc/en-us/articles/4408845965210, PKCE:
@@ -13,9 +14,16 @@
   list (``filter[name_contains]``, cursor pagination), show, update, signing secret, and test, which
   really sends the signed test request to the endpoint through ``webhook_transport``.
 
-Requests to the authorization page and the Webhooks API are checked here (neither is in Zendesk's
-Support OpenAPI document): query parameters against the documented lists, bodies against
-``tests/fixtures/zendesk/webhooks-api.schema.json``. ``/oauth/tokens`` stays checked by tests/contract.py.
+* Get App Public Key ``GET /api/v2/apps/{app_id}/public_key[.pem]``
+  (https://developer.zendesk.com/api-reference/ticketing/apps/apps/#get-app-public-key): the PEM
+  text of a key set with ``set_app_public_key()`` (``text/plain``), ``404 "Not Found"`` for any other
+  app id. Zendesk allows it anonymously; this fake wants credentials, as on every API path, so a
+  connector that forgot them is caught.
+
+Requests to the authorization page, the Webhooks API and the app public key are checked here (none
+is in Zendesk's Support OpenAPI document): query parameters against the documented lists, bodies
+against ``tests/fixtures/zendesk/webhooks-api.schema.json``. ``/oauth/tokens`` stays checked by
+tests/contract.py.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from pathlib import Path
@@ -48,6 +57,7 @@ INVALID_CLIENT = {"error": "invalid_client", "error_description": (
     "authentication method.")}
 INVALID_TOKEN = {"error": "invalid_token", "error_description": (
     "The access token provided is expired, revoked, malformed or invalid for other reasons.")}
+APP_PUBLIC_KEY_PATH = re.compile(r"/api/v2/apps/(\d+)/public_key(?:\.pem)?")
 WEBHOOK_NOT_FOUND = {"errors": [{"code": "WebhookNotFound", "title": "Webhook not found",
                                  "detail": "The webhook does not exist"}]}
 Transport = Callable[[str, str, dict, bytes], tuple[int, dict, str]]
@@ -88,6 +98,7 @@ class ConsoleEndpoints:
         self._refresh: dict[str, dict] = {}
         self._webhooks: dict[str, dict] = {}
         self._webhook_secrets: dict[str, str] = {}
+        self._app_keys: dict[int, str] = {}  # app id -> PEM text
 
     # --- test API -----------------------------------------------------------------------------
 
@@ -114,10 +125,16 @@ class ConsoleEndpoints:
         with self._cond:
             return self._webhook_secrets[webhook_id]
 
+    def set_app_public_key(self, app_id: int, pem: str) -> None:
+        """Install an app whose public key (PEM text) GET /api/v2/apps/{app_id}/public_key.pem serves."""
+        with self._cond:
+            self._app_keys[int(app_id)] = pem
+
     # --- contract for the paths Zendesk's OpenAPI document lacks ---------------------------------
 
     def _console_contract(self, request: Request, body: Any) -> list[str] | None:
-        """Violations for the authorization page and the Webhooks API; None for any other path."""
+        """Violations for the authorization page, the Webhooks API and the app public key; None for
+        any other path (tests/contract.py checks those against the OpenAPI document)."""
         path, method, label = request.path.removesuffix(".json"), request.method, f"{request.method} {request.path}"
         params = set(request.args)
         if path == AUTHORIZE_PATH:
@@ -131,6 +148,10 @@ class ConsoleEndpoints:
             if method != "GET" or body is not None:
                 errors.append(f"{label}: the authorization page is a GET without a body")
             return errors
+        if APP_PUBLIC_KEY_PATH.fullmatch(request.path):
+            if method != "GET":
+                return [f"{label}: the app public key is only read (GET)"]
+            return [] if body is None and not params else [f"{label}: takes no body or query parameters"]
         if not path.startswith("/api/v2/webhooks"):
             return None
         parts = path.split("/")[4:]  # after /api/v2/webhooks
@@ -223,6 +244,14 @@ class ConsoleEndpoints:
                                   "expires_at": time.time() + refresh_lifetime}
         return {"access_token": access, "token_type": "bearer", "scope": scope, "expires_in": lifetime,
                 "refresh_token": refresh, "refresh_token_expires_in": refresh_lifetime}
+
+    # --- Apps API: the sidebar app's public key ---------------------------------------------------
+
+    def _app_public_key(self, request: Request, body: Any, app_id: int) -> tuple[int, Any, dict]:
+        pem = self._app_keys.get(app_id)
+        if pem is None:
+            return 404, json.dumps("Not Found"), {}  # the reference's 404 example: the JSON string "Not Found"
+        return 200, pem, {"Content-Type": "text/plain; charset=utf-8"}
 
     # --- Webhooks API -----------------------------------------------------------------------------
 
