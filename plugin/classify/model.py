@@ -70,17 +70,6 @@ class LinearModel:
     char_vocabulary: dict[str, int] = field(default_factory=dict)
     _char_cache: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)
 
-    def _block(self, indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Sublinear tf times idf, l2-normalised: what TfidfVectorizer(sublinear_tf=True) gives."""
-        if not indices:
-            return _EMPTY_INDEX, _EMPTY_WEIGHT
-        counts = Counter(indices)
-        index = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        weights = (1.0 + np.log(tf)) * self.idf[index]
-        weights /= np.sqrt(weights @ weights) or 1.0
-        return index, weights
-
     def _char_indices(self, word: str) -> list[int]:
         """A word's known character n-grams, cached: most words recur, so the slicing and
         lookups happen once per word rather than once per ticket."""
@@ -94,19 +83,27 @@ class LinearModel:
         return found
 
     def scores(self, text: str) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """Logits per class, and the known word features with their tf-idf weights (for evidence)."""
+        """Logits per class, and the known word features with their tf-idf weights (for evidence).
+
+        Both blocks (word n-grams, character n-grams) go through numpy together: sublinear tf
+        times idf, then each block l2-normalised on its own, as two TfidfVectorizers side by side."""
         words = tokens(text)
         get = self.vocabulary.get
-        word_ids = [i for f in words if (i := get(f)) is not None]
-        word_ids += [i for a, b in zip(words, words[1:]) if (i := get(f"{a} {b}")) is not None]
-        word_idx, word_w = self._block(word_ids)
-        index, weight = word_idx, word_w
+        word_counts = Counter([i for f in words if (i := get(f)) is not None])
+        word_counts.update([i for a, b in zip(words, words[1:]) if (i := get(f"{a} {b}")) is not None])
+        counts = dict(word_counts)
+        split = len(counts)  # word features first, then character features (disjoint indices)
         if self.char_vocabulary:
-            char_idx, char_w = self._block([i for word in words for i in self._char_indices(word)])
-            if len(char_idx):  # one gather and one product for both blocks
-                index, weight = np.concatenate((word_idx, char_idx)), np.concatenate((word_w, char_w))
-        logits = self.intercept + weight @ self.coef[index] if len(index) else self.intercept.copy()
-        return logits, (word_idx, word_w)
+            counts.update(Counter([i for word in words for i in self._char_indices(word)]))
+        if not counts:
+            return self.intercept.copy(), (_EMPTY_INDEX, _EMPTY_WEIGHT)
+        index = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+        weight = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        weight = (1.0 + np.log(weight)) * self.idf[index]
+        word_w, char_w = weight[:split], weight[split:]
+        word_w /= np.sqrt(word_w @ word_w) or 1.0  # views: normalises `weight` in place
+        char_w /= np.sqrt(char_w @ char_w) or 1.0
+        return self.intercept + weight @ self.coef[index], (index[:split], word_w)
 
     def contributions(self, weights: tuple[np.ndarray, np.ndarray], class_index: int, top: int = 4) -> list[str]:
         """The features that pushed most towards one class: the evidence an admin can read."""
