@@ -107,3 +107,20 @@ class Suggestion:
     lint: tuple = ()  # plugin.lint.Finding
     audience: str = ""
     tone: str = ""
+
+
+@dataclass(frozen=True)
+class CommentEvent:
+    """One comment added to a ticket, as the helpdesk's event reports it. Plain data, no I/O."""
+
+    helpdesk: str
+    account: str
+    ticket_id: str
+    comment_id: str
+    body: str
+    public: bool
+    author_id: str
+    author_is_staff: bool | None = None  # None: the payload did not say
+    requester_id: str = ""
+    occurred_at: str = ""
+    delivery_keys: tuple[str, ...] = ()

@@ -39,6 +39,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from plugin import db
+from plugin.models import CommentEvent
 
 log = logging.getLogger(__name__)
 
@@ -46,23 +47,6 @@ ACCEPTED_AT = 0.5
 UNEDITED_AT = 0.98
 MAX_WORDS = 5000
 KIND = "ticket.comment_added"
-
-
-@dataclass(frozen=True)
-class CommentEvent:
-    """One comment added to a ticket, as the helpdesk's event reports it. Plain data, no I/O."""
-
-    helpdesk: str
-    account: str
-    ticket_id: str
-    comment_id: str
-    body: str
-    public: bool
-    author_id: str
-    author_is_staff: bool | None = None  # None: the payload did not say
-    requester_id: str = ""
-    occurred_at: str = ""
-    delivery_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

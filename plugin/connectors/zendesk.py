@@ -33,14 +33,14 @@ from plugin.connectors.zendesk_console import ConsoleConnection
 from plugin.errors import AuthError, PayloadError, SignatureError
 from plugin.secretbox import SecretBoxError
 from plugin.models import Person, Ticket, TicketEvent
-from plugin.outcomes import CommentEvent
+from plugin.models import CommentEvent
 
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 EVENT_TYPE_PREFIX = "zen:event-type:"
 SUPPORTED_KINDS = frozenset({"ticket.created"})
-COMMENT_KIND = "ticket.comment_added"  # parsed into a CommentEvent (plugin/outcomes.py)
+COMMENT_KIND = "ticket.comment_added"  # parsed into a CommentEvent (plugin/models.py), measured by plugin/outcomes.py
 MAX_COMMENT_PAGES = 20
 
 
