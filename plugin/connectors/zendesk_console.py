@@ -161,7 +161,8 @@ class ConsoleConnection:
             if not exc.needs_reauthorisation:
                 self._drop_lease()
                 raise
-            latest = self.update(lambda d: _mark_reauth(d, serial, self.owner, exc.reason))
+            reason = exc.reason  # bound here: the lambda must not reach for the except variable
+            latest = self.update(lambda d: _mark_reauth(d, serial, self.owner, reason))
             if latest and latest.get("token_serial", 0) != serial and latest.get("status") == CONNECTED:
                 return self.reveal(latest, "access_token")  # someone else's refresh won meanwhile
             raise AuthError(f"Zendesk refused the refresh token ({exc.error}); authorise again on "
