@@ -227,7 +227,7 @@ def draft(ticket_file: str, category: str | None, audience: str | None, as_json:
         rules = load_rules(settings.rules_file)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    result = make_draft(data, rules, Options(settings.company_name, settings.sign_off, settings.order_field_id),
+    result = make_draft(data, rules, Options.from_settings(settings),
                         category=category, audience=audience)
     click.echo(json.dumps(result, ensure_ascii=False) if as_json else result["note"])
 

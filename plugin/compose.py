@@ -60,6 +60,11 @@ class Options:
     sign_off: str = ""
     order_field_id: str = ""
 
+    @classmethod
+    def from_settings(cls, settings) -> "Options":
+        """The letter options an admin sets in AMENDS_COMPANY_NAME, AMENDS_SIGN_OFF, AMENDS_ORDER_FIELD_ID."""
+        return cls(settings.company_name, settings.sign_off, settings.order_field_id)
+
 
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:

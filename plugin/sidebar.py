@@ -26,6 +26,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template,
 from plugin import db, learning, sidebar_auth
 from plugin.compose import Options, compose
 from plugin.models import Classification, Person, Ticket
+from plugin.pipeline import skip_reason
 from plugin.sidebar_auth import KeyUnavailable, SidebarRefused, SidebarSession
 
 log = logging.getLogger(__name__)
@@ -281,7 +282,7 @@ def _composed(session: SidebarSession, ticket: Ticket, rules, category: str = ""
                                       since=time.time() - settings.repeat_window_days * 86400,
                                       exclude_event_id=stored["event_id"] if stored else None) if key else None
     s = compose(ticket, c, DRAFT_MARKER, rules=rules, previous=previous,
-                options=Options(settings.company_name, settings.sign_off, settings.order_field_id),
+                options=Options.from_settings(settings),
                 audience=audience or None, tone=tone or None)
     view.update(subject=s.subject, letter=s.letter, to_fill=list(s.to_fill), compensation=s.compensation,
                 audience=s.audience, tone=s.tone, lint=[f.message for f in s.lint])
@@ -294,9 +295,5 @@ def _decision(c: Classification, rules, chosen: bool) -> str:
         return "Category chosen by you."
     if c.category == "other":
         return "Amends does not read this as a complaint. Choose a category to write a letter anyway."
-    rule = rules.rule(c.category)
-    if not rule.enabled:
-        return "The rule for this category is off, so Amends posts no note for it."
-    if c.confidence < rule.threshold:
-        return f"Confidence {c.confidence:.2f} is below the rule's threshold {rule.threshold:.2f}: no note posted."
-    return ""
+    reason = skip_reason(c, rules)
+    return f"Amends posts no note: {reason}." if reason else ""

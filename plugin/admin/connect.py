@@ -260,8 +260,8 @@ def connect_webhook():
         flash(f"Could not set up the webhook: {exc}", "error")
         return redirect(url_for("admin.connect"))
     how = "Created" if setup.created else "Updated" if setup.updated else "Found"
-    flash(f"{how} the webhook \"{zendesk_webhooks.WEBHOOK_NAME}\" ({setup.webhook_id}) sending new tickets and agents' replies to "
-          f"{setup.endpoint}, and stored its signing secret.", "ok")
+    flash(f"{how} the webhook \"{zendesk_webhooks.WEBHOOK_NAME}\" ({setup.webhook_id}) sending new tickets "
+          f"and agents' replies to {setup.endpoint}, and stored its signing secret.", "ok")
     return redirect(url_for("admin.connect"))
 
 

@@ -39,8 +39,7 @@ def change(edit, action: str, target: str, describe) -> bool:
 
 
 def options() -> Options:
-    s = runtime().settings
-    return Options(s.company_name, s.sign_off, s.order_field_id)
+    return Options.from_settings(runtime().settings)
 
 
 def error_text(exc: RulesError) -> str:

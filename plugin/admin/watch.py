@@ -259,23 +259,19 @@ def try_text(subject: str, description: str, requester: str = "", audience: str 
     from plugin.compose import Options, compose
     from plugin.drafting import DRAFT_MARKER
     from plugin.models import Person, Ticket
+    from plugin.pipeline import skip_reason
 
     helpdesk, account = helpdesk_account()
     settings, rules = runtime().settings, _current_rules()
     ticket = Ticket(id="try", subject=subject, description=description, requester=Person(name=requester))
     c = learning.classifier_for(runtime().engine, helpdesk, account,
                                 rules.classifier_phrases()).classify(subject, description)
-    result = {"classification": c, "suggestion": None, "decision": "Amends would post this note."}
+    reason = skip_reason(c, rules)
+    decision = f"Amends would skip this ticket: {reason}." if reason else "Amends would post this note."
+    result = {"classification": c, "suggestion": None, "decision": decision}
     if c.category == "other":
-        result["decision"] = "Amends would skip this ticket: not a complaint that calls for an apology."
         return result
-    rule = rules.rule(c.category)
-    if not rule.enabled:
-        result["decision"] = f"Amends would skip this ticket: the rule for {c.category} is disabled."
-    elif c.confidence < rule.threshold:
-        result["decision"] = (f"Amends would skip this ticket: confidence {c.confidence:.2f} is below "
-                              f"the rule's threshold {rule.threshold:.2f}.")
     result["suggestion"] = compose(ticket, c, DRAFT_MARKER, rules=rules,
-                                   options=Options(settings.company_name, settings.sign_off, settings.order_field_id),
+                                   options=Options.from_settings(settings),
                                    audience=audience or None, tone=tone or None)
     return result

@@ -48,6 +48,7 @@ class ConsoleConnection:
                  session: requests.Session | None = None):
         self.engine, self.settings = engine, settings
         self._account = account
+        self._box: SecretBox | None = None
         self.session = session or requests.Session()
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -71,7 +72,11 @@ class ConsoleConnection:
         return zendesk_oauth.base_url(self.settings, self.account)
 
     def box(self) -> SecretBox:
-        return SecretBox(self.settings.secret_key)
+        # One per connection object: deriving the key again for every secret read is waste
+        # (the webhook path reads the signing secret on each delivery).
+        if self._box is None:
+            self._box = SecretBox(self.settings.secret_key)
+        return self._box
 
     def load(self) -> dict[str, Any] | None:
         account = self.account
