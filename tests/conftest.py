@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -120,6 +121,46 @@ def app(settings):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def engine(settings):
+    """The settings' database, migrated; disposed after the test."""
+    from plugin import db
+
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def app_factory(make_settings):
+    """create_app() on make_settings(**overrides), in testing mode; every app's engine is
+    disposed after the test."""
+    from plugin import create_app
+
+    apps = []
+
+    def factory(**overrides):
+        app = create_app(make_settings(**overrides))
+        app.config["TESTING"] = True
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        app.extensions["amends"].engine.dispose()
+
+
+def wait_until(predicate, timeout: float = 20.0, what: str = "condition"):
+    """Poll `predicate` until it returns something truthy (returned), else fail after `timeout`."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def fixture_bytes(name: str) -> bytes:

@@ -28,22 +28,10 @@ def signed_in(app):
 
 
 @pytest.fixture
-def make_app(make_settings, fake_zendesk):
-    apps = []
-
-    def factory(**overrides):
-        from plugin import create_app
-
-        values = dict(secret_key="s" * 40, admin_password=ADMIN_PASSWORD, zendesk_api_url=fake_zendesk.url,
-                      **NO_ENV_CREDENTIALS)
-        app = create_app(make_settings(**{**values, **overrides}))
-        app.config["TESTING"] = True
-        apps.append(app)
-        return app
-
-    yield factory
-    for app in apps:
-        app.extensions["amends"].engine.dispose()
+def make_app(app_factory, fake_zendesk):
+    values = dict(secret_key="s" * 40, admin_password=ADMIN_PASSWORD, zendesk_api_url=fake_zendesk.url,
+                  **NO_ENV_CREDENTIALS)
+    return lambda **overrides: app_factory(**{**values, **overrides})
 
 
 @pytest.fixture

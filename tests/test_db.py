@@ -8,14 +8,6 @@ from plugin import db
 from plugin.models import Person, TicketEvent
 
 
-@pytest.fixture
-def engine(settings):
-    engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
 def event(ticket="1", keys=("invocation:a",), kind="ticket.created", account="acme"):
     return TicketEvent(helpdesk="zendesk", account=account, ticket_id=ticket, kind=kind, delivery_keys=keys,
                        subject="Late", description="Where is it", requester=Person(name="Ann Lee"))

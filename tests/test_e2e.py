@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from plugin import db
-from tests.conftest import fixture_bytes, signed_headers
+from tests.conftest import fixture_bytes, signed_headers, wait_until
 from tests.service import Service
 
 TICKET = 35436
@@ -58,16 +58,6 @@ def deliver(svc, name="ticket_created_event.json", invocation_id=None):
 
 def notes(fake, ticket=TICKET):
     return [c for c in fake.comments(ticket) if c.get("public") is False]
-
-
-def wait_until(predicate, timeout=20.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def event_status(env, ticket=TICKET):

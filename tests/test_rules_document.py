@@ -58,14 +58,6 @@ def ticket(subject="Order #A1234 is late", description="My parcel has not arrive
                   organization=organization)
 
 
-@pytest.fixture
-def engine(settings):
-    engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
 # --- format and export ------------------------------------------------------------------------
 
 def test_document_fields_are_read():

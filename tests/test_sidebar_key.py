@@ -166,22 +166,9 @@ def test_an_answer_that_is_not_an_rsa_key_is_unavailable():
 # --- the page ------------------------------------------------------------------------------------
 
 @pytest.fixture
-def make_app(make_settings, fake_zendesk):
-    from plugin import create_app
-
-    apps = []
-
-    def factory(**overrides):
-        values = dict(secret_key=SECRET_KEY, zendesk_app_id=str(APP_ID), zendesk_api_url=fake_zendesk.url)
-        values.update(overrides)
-        app = create_app(make_settings(**values))
-        app.config["TESTING"] = True
-        apps.append(app)
-        return app
-
-    yield factory
-    for app in apps:
-        app.extensions["amends"].engine.dispose()
+def make_app(app_factory, fake_zendesk):
+    values = dict(secret_key=SECRET_KEY, zendesk_app_id=str(APP_ID), zendesk_api_url=fake_zendesk.url)
+    return lambda **overrides: app_factory(**{**values, **overrides})
 
 
 def load(client, private=KEY):

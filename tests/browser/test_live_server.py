@@ -3,25 +3,15 @@ via the in-process worker, and rows added with the helpers show up in the consol
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import requests
 
 from plugin import db
 from tests.browser.live import add_failed_event, expect
-from tests.conftest import fixture_bytes, signed_headers
+from tests.conftest import fixture_bytes, signed_headers, wait_until
 
 TICKET = 35436  # the ticket id in tests/fixtures/zendesk/ticket_created_event.json
-
-
-def wait_until(predicate, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.live_server(zendesk=True, worker=True)

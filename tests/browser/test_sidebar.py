@@ -9,7 +9,6 @@ test sees the exact text the page hands to the agent's editor.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +17,7 @@ from plugin import db
 from plugin.compose import Options, compose
 from plugin.models import Classification, Person, Ticket
 from tests.browser.live import expect, screenshot
+from tests.conftest import wait_until
 from tests.test_sidebar import LATE, PEM, zendesk_token
 
 pytestmark = pytest.mark.live_server(zendesk_app_public_key=PEM)
@@ -60,15 +60,6 @@ def feedback(live_server) -> list[tuple]:
                       db.feedback.c.to_category).order_by(db.feedback.c.id))]
 
 
-def wait_for(predicate, what: str, timeout: float = 10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_switch_category_and_insert_the_letter_into_the_reply(page, live_server):
     page.set_viewport_size({"width": 360, "height": 900})  # about the width of Zendesk's app panel
     page.add_init_script(ZAF_STUB)
@@ -106,7 +97,8 @@ def test_switch_category_and_insert_the_letter_into_the_reply(page, live_server)
     assert to_zendesk == [["set", "comment.type", "publicReply"], ["invoke", "comment.appendText", expected]]
     assert page.get_by_label("The letter").inner_text() == expected
 
-    recorded = wait_for(lambda: (rows := feedback(live_server)) and len(rows) == 2 and rows, "feedback")
+    recorded = wait_until(lambda: (rows := feedback(live_server)) and len(rows) == 2 and rows,
+                          timeout=10.0, what="feedback")
     assert recorded == [("correction", "acme", "sidebar", "delivery_delay", "wrong_item"),
                         ("insert", "acme", "sidebar", None, "wrong_item")]
 

@@ -21,16 +21,7 @@ import requests
 from plugin import db, pipeline
 from plugin.models import Person, TicketEvent
 from tests.browser.live import expect, screenshot
-from tests.conftest import fixture_json, signed_headers
-
-
-def wait_until(predicate, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.conftest import fixture_json, signed_headers, wait_until
 
 
 def notes(fake, ticket_id: int) -> list[dict]:

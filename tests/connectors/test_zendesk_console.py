@@ -26,14 +26,6 @@ def settings(make_settings, fake_zendesk):
     return make_settings(zendesk_api_url=fake_zendesk.url, **NO_ENV_CREDENTIALS)
 
 
-@pytest.fixture
-def engine(settings):
-    engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
 def connect(engine, settings, account="acme") -> ConsoleConnection:
     """Authorise through the fake's authorization page and store the grant, as the console does."""
     verifier, challenge = zendesk_oauth.new_pkce()
