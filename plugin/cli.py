@@ -259,7 +259,8 @@ def classify_command(text: str | None, jsonl) -> None:
             raise click.ClickException(f"line {number}: not JSON ({exc})") from None
         c = classifier.classify(str(row.get("subject") or ""), str(row.get("description") or ""))
         out.write(json.dumps({"id": row.get("id"), "category": c.category, "confidence": c.confidence,
-                              "runner_up": c.runner_up, "evidence": list(c.evidence)}) + "\n")
+                              "runner_up": c.runner_up, "evidence": list(c.evidence), "decision": c.decision,
+                              "candidates": [[name, score] for name, score in c.candidates]}) + "\n")
 
 
 @main.command()

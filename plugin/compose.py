@@ -24,7 +24,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from plugin import compensation as comp
 from plugin import facts as facts_mod
 from plugin.lint import Finding, lint
-from plugin.models import Classification, Suggestion, Ticket
+from plugin.models import GENERAL, Classification, Suggestion, Ticket
 from plugin.rules import Rules, default_rules, is_custom
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -43,6 +43,9 @@ ALSO = {
     "security_incident": "your concern about the security of your account",
 }
 LOCALE = "en"
+# The letter for a complaint whose category is unclear (decision `general`): its own template
+# pair, apologising in neutral words with no category-specific remedy or compensation.
+GENERAL_LETTER = "general"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ def environment() -> SandboxedEnvironment:
 
 def template_name(category: str, audience: str, locale: str = LOCALE) -> str:
     """The shipped letter's name; custom categories share the generic one."""
-    return f"apologies/{locale}/{'_custom' if is_custom(category) else category}.{audience}.txt.j2"
+    name = category if category == GENERAL_LETTER or not is_custom(category) else "_custom"
+    return f"apologies/{locale}/{name}.{audience}.txt.j2"
 
 
 def shipped_source(category: str, audience: str) -> str:
@@ -116,14 +120,15 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
     of the rule's (the admin preview, `amends lint PATH`)."""
     rules = rules or default_rules()
     now = now or datetime.now(timezone.utc)
-    category = classification.category
+    general = classification.decision == GENERAL or classification.category == GENERAL_LETTER
+    category = GENERAL_LETTER if general else classification.category
     rule = rules.rule(category)
     audience = audience or audience_for(ticket, rule.audience)
     tone = tone or rule.tone
     no_fault = rule.no_fault if no_fault is None else no_fault
     repeat = previous is not None
-    offer = comp.suggest(category, rule.compensation, repeat=repeat)
-    incident = rules.incident(category, now)
+    offer = None if general else comp.suggest(category, rule.compensation, repeat=repeat)
+    incident = None if general else rules.incident(category, now)
     found = facts_mod.extract(ticket, options.order_field_id)
 
     formal = tone == "formal"
@@ -144,7 +149,8 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
         "remedy": (incident.remedy if incident and incident.remedy else rule.remedy),
         "prevention": f"What we are changing: {rule.prevention}" if rule.prevention else "",
         "compensation": comp.letter_sentence(offer, formal) if offer and offer.in_letter else "",
-        "also": ALSO.get(classification.secondary, "") if classification.secondary != category else "",
+        "also": ALSO.get(classification.secondary, "") if classification.secondary not in (category, "") and not general
+        else "",
         "label": rules.label(category),
     }
     template = (compiled(template_source) if template_source is not None
@@ -179,9 +185,17 @@ def render_note(c: Classification, subject: str, letter: str, to_fill: tuple[str
                 offer: comp.Offer | None = None, findings: list[Finding] | tuple = (),
                 previous: Previous | None = None, audience: str = "", tone: str = "",
                 incident: bool = False) -> str:
-    lines = [f"Amends suggestion: {c.category} (confidence {c.confidence:.2f})"]
-    if c.runner_up:
-        lines.append(f"Runner-up: {c.runner_up}")
+    if c.decision == GENERAL:
+        complaint = f"complaint confidence {c.complaint:.2f}; " if c.complaint is not None else ""
+        lines = [f"Amends suggestion: general letter (a complaint, but the category is unclear; {complaint}"
+                 f"best guess {c.category} {c.confidence:.2f})",
+                 "Likely categories: " + ", ".join(f"{name} {score:.2f}" for name, score in c.candidates or
+                                                   ((c.category, c.confidence),))
+                 + " (switch to one in the Amends sidebar for its letter)"]
+    else:
+        lines = [f"Amends suggestion: {c.category} (confidence {c.confidence:.2f})"]
+        if c.runner_up:
+            lines.append(f"Runner-up: {c.runner_up}")
     if c.secondary:
         lines.append(f"Also complains about: {c.secondary} (address it in the letter too)")
     if c.evidence:

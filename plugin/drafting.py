@@ -18,7 +18,8 @@ from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 
 from plugin.classify import Classifier, default_classifier
-from plugin.compose import TEMPLATES_DIR, Options, Previous, compose
+from plugin.decision import skip_reason, with_rules
+from plugin.compose import GENERAL_LETTER, TEMPLATES_DIR, Options, Previous, compose
 from plugin.connectors.zendesk import ticket_from_show_response
 from plugin.lint import Finding, lint
 from plugin.models import Classification, Person, Ticket
@@ -43,18 +44,20 @@ def draft_ticket(ticket: Ticket, rules: Rules, options: Options, category: str |
                  classifier: Classifier | None = None) -> dict[str, Any]:
     """One ticket to the draft's fields; `template_source` previews an unsaved letter."""
     classify = (classifier or classifier_for_rules(rules)).classify
+    found = classify(ticket.subject, ticket.description, ticket.tags, ticket.channel)
     if category:
-        found = classify(ticket.subject, ticket.description)
         evidence = found.evidence if found.category == category else ()
         classification = Classification(category, 1.0, found.runner_up if found.category == category else
                                         found.category, evidence)
     else:
-        classification = classify(ticket.subject, ticket.description)
-    if classification.category == "other":
-        note = (f"Amends suggestion: other (confidence {classification.confidence:.2f})\n"
-                "No apology suggested: this does not read as a complaint.")
-        return {"category": "other", "confidence": classification.confidence, "subject": "", "letter": "",
-                "to_fill": [], "compensation": "", "lint": [], "note": note}
+        classification = with_rules(found, rules)
+    # A category the agent chose is written even when its rule is off; only `other` has no letter.
+    reason = skip_reason(classification, rules) if not category or category == "other" else None
+    if reason:
+        note = (f"Amends suggestion: {classification.category} (confidence {classification.confidence:.2f})\n"
+                f"No note: {reason}.")
+        return {"category": classification.category, "confidence": classification.confidence, "subject": "",
+                "letter": "", "to_fill": [], "compensation": "", "lint": [], "note": note}
     s = compose(ticket, classification, DRAFT_MARKER, rules=rules, options=options, audience=audience,
                 template_source=template_source)
     return {
@@ -167,7 +170,8 @@ def shipped_templates() -> list[Path]:
 
 def _category_and_audience(path: Path) -> tuple[str, str]:
     parts = path.name.split(".")
-    category = parts[0] if parts[0] in CATEGORIES else "custom" if parts[0] == "_custom" else "delivery_delay"
+    category = (parts[0] if parts[0] in CATEGORIES or parts[0] == GENERAL_LETTER
+                else "custom" if parts[0] == "_custom" else "delivery_delay")
     audience = parts[1] if len(parts) > 1 and parts[1] in ("customer", "client") else "customer"
     return category, audience
 

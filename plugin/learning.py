@@ -27,16 +27,20 @@ def _path(helpdesk: str, account: str, fp: str):
     return model_cache_dir() / f"account-{helpdesk}-{account}-{fp}.npz"
 
 
-def _training_set(corrections: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    return load_examples() + [pair for pair in corrections for _ in range(CORRECTION_WEIGHT)]
+def _training_set(corrections: list[tuple[str, str]],
+                  base: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    return (load_examples() if base is None else base) + [pair for pair in corrections
+                                                          for _ in range(CORRECTION_WEIGHT)]
 
 
-def train_account(engine: Engine, helpdesk: str, account: str) -> int:
-    """Retrain one account's model from its corrections; returns how many were used."""
+def train_account(engine: Engine, helpdesk: str, account: str,
+                  base_examples: list[tuple[str, str]] | None = None) -> int:
+    """Retrain one account's model from its corrections; returns how many were used.
+    `base_examples` replaces the shipped examples (bench/learning_curve.py on a small fixture)."""
     corrections = db.corrections(engine, helpdesk, account)
     if not corrections:
         return 0
-    examples = _training_set(corrections)
+    examples = _training_set(corrections, base_examples)
     fp = fingerprint(examples)
     path = _path(helpdesk, account, fp)
     if not path.is_file():
@@ -44,6 +48,13 @@ def train_account(engine: Engine, helpdesk: str, account: str) -> int:
     db.record_account_model(engine, helpdesk, account, fp, len(corrections))
     log.info("%s/%s: classifier retrained with %d correction(s)", helpdesk, account, len(corrections))
     return len(corrections)
+
+
+def account_model(engine: Engine, helpdesk: str, account: str) -> LinearModel | None:
+    """The account's trained model as last recorded, if its file is here."""
+    record = db.account_model(engine, helpdesk, account)
+    path = _path(helpdesk, account, record["fingerprint"]) if record else None
+    return LinearModel.load(path) if path and path.is_file() else None
 
 
 def pending(engine: Engine, helpdesk: str, account: str) -> int:
@@ -69,6 +80,5 @@ def _account_classifier(engine: Engine, helpdesk: str, account: str) -> Classifi
             if not path.is_file():  # trained on another machine: rebuild it here once
                 train(_training_set(db.corrections(engine, helpdesk, account))).save(path)
             base = default_classifier()
-            _loaded[key] = Classifier(LinearModel.load(path), base.phrases, base.threshold, base.margin,
-                                      base.other_shift)
+            _loaded[key] = Classifier(LinearModel.load(path), base.phrases, base.calibration, base.other_shift)
         return _loaded[key]

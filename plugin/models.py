@@ -83,14 +83,33 @@ class Ticket:
         )
 
 
+SPECIFIC, GENERAL, NONE = "specific", "general", "none"
+DECISIONS = (SPECIFIC, GENERAL, NONE)
+
+
 @dataclass(frozen=True)
 class Classification:
+    """`category` is the best guess (`other` when not a complaint); `decision` says what to post:
+    the category's letter (specific), the general letter for a complaint whose category is unclear
+    (general), or nothing (none). `complaint` is the calibrated probability that the message is a
+    complaint calling for an apology; `candidates` the best complaint categories with their
+    calibrated probability given that it is one, best first (up to 3)."""
+
     category: str
     confidence: float
     runner_up: str = ""
     evidence: tuple[str, ...] = ()
     margin: float = 0.0
     secondary: str = ""  # a second complaint in the same ticket, when clear
+    decision: str = ""  # empty: derived from the category (other -> none, else specific)
+    candidates: tuple[tuple[str, float], ...] = ()
+    complaint: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.decision:
+            object.__setattr__(self, "decision", NONE if self.category == "other" else SPECIFIC)
+        if self.decision not in DECISIONS:
+            raise ValueError(f"decision must be one of {DECISIONS}, not {self.decision!r}")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from plugin.compose import Options, compose
 from plugin.config import Settings
 from plugin.connectors.base import Connector
 from plugin.errors import HelpdeskError, PermanentError, RateLimited, RetryableError
-from plugin.models import Classification, Suggestion, Ticket
+from plugin.decision import NOT_A_COMPLAINT, skip_reason, with_rules  # noqa: F401 (used by the console)
+from plugin.models import Suggestion, Ticket
 from plugin.rules import Rules, load_rules
 
 log = logging.getLogger(__name__)
@@ -41,22 +42,6 @@ def backoff_delay(attempt: int, settings: Settings, rand: Callable[[], float] = 
     """Exponential backoff with 'equal jitter': half fixed, half random, capped."""
     ceiling = min(settings.retry_max_delay_seconds, settings.retry_base_seconds * 2 ** max(0, attempt - 1))
     return ceiling / 2 + rand() * ceiling / 2
-
-
-NOT_A_COMPLAINT = "not a complaint that calls for an apology"
-
-
-def skip_reason(classification: Classification, rules: Rules) -> str | None:
-    """Why no note is posted for this reading (the text recorded on the event), or None.
-    The one place that decides; the console's "Try a ticket" and the sidebar ask it too."""
-    if classification.category == "other":
-        return NOT_A_COMPLAINT
-    rule = rules.rule(classification.category)
-    if not rule.enabled:
-        return f"the rule for {classification.category} is disabled"
-    if classification.confidence < rule.threshold:
-        return f"confidence {classification.confidence:.2f} below the rule's {rule.threshold:.2f}"
-    return None
 
 
 def process_event(engine: Engine, connector: Connector, settings: Settings, event_id: int, owner: str,
@@ -109,7 +94,8 @@ def _attempt(engine: Engine, connector: Connector, claim: db.Claim, settings: Se
 
     ticket = connector.fetch_ticket(event) if event.is_thin else Ticket.from_event(event)
     classifier = learning.classifier_for(engine, event.helpdesk, event.account, rules.classifier_phrases())
-    classification = classifier.classify(ticket.subject, ticket.description, ticket.tags, ticket.channel)
+    classification = with_rules(classifier.classify(ticket.subject, ticket.description, ticket.tags,
+                                                    ticket.channel), rules)
     reason = skip_reason(classification, rules)
     if reason:
         return _finish(engine, claim, db.SKIPPED, "skipped", reason)

@@ -21,7 +21,8 @@ reads the YAML with line numbers and writes the complete, deterministic export t
         audience: auto            # auto | customer | client
         tone: warm                # warm | formal
         no_fault: false
-        threshold: 0.0            # no letter below this classifier confidence (0 to 1)
+        threshold: 0.55           # below this category confidence (0 to 1) the general letter is
+                                  # posted instead of this one; default: calibrated per category
         tags: [shipping]
         remedy: "We have re-sent your parcel by express courier at our cost."
         prevention: "We have added a second carrier for your region."
@@ -50,6 +51,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from plugin.classify.calibration import load as load_calibration
 from plugin.errors import ConfigError
 
 CATEGORIES = (
@@ -109,7 +111,7 @@ class CategoryRule:
     remedy: str = ""
     prevention: str = ""
     compensation: Compensation = field(default_factory=Compensation)
-    threshold: float = 0.0
+    threshold: float = 0.0  # below it: the general letter (see plugin/classify/calibration.py)
     phrases: tuple[tuple[str, float], ...] = ()  # extra classifier phrases, sorted
     label: str = ""  # custom categories only
 
@@ -157,7 +159,10 @@ def is_custom(category: str) -> bool:
 
 
 def default_rules() -> Rules:
-    return Rules({c: CategoryRule(no_fault=c in NO_FAULT_BY_DEFAULT) for c in CATEGORIES})
+    """The shipped rules: every category on, its specific-letter threshold the calibrated default."""
+    calibration = load_calibration()
+    return Rules({c: CategoryRule(no_fault=c in NO_FAULT_BY_DEFAULT, threshold=calibration.threshold(c))
+                  for c in CATEGORIES})
 
 
 def load_rules(path: str | Path | None) -> Rules:

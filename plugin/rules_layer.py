@@ -35,6 +35,8 @@ def apply_layer(rules: Rules, data: Any, source: str = "rules", lines: dict | No
         path = ("categories", str(name))
         if name == "other":
             ctx.fail(path, "'other' means no apology; it takes no rule")
+        if name == "general":
+            ctx.fail(path, "'general' is the letter for a complaint whose category is unclear; it takes no rule")
         if not isinstance(name, str) or (name not in CATEGORIES and not CUSTOM_ID.match(name)):
             ctx.fail(path, "a category id is 2-40 lowercase letters, digits or _, starting with a letter")
         raw = {} if raw is None else raw

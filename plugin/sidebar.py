@@ -19,14 +19,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 from plugin import db, learning, sidebar_auth
-from plugin.compose import Options, compose
-from plugin.models import Classification, Person, Ticket
-from plugin.pipeline import skip_reason
+from plugin.compose import GENERAL_LETTER, Options, compose
+from plugin.models import GENERAL, Classification, Person, Ticket
+from plugin.decision import skip_reason, with_rules
 from plugin.sidebar_auth import KeyUnavailable, SidebarRefused, SidebarSession
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,11 @@ def suggestion():
     rules = _current_rules(session)
     stored = db.ticket_suggestion(runtime().engine, session.helpdesk, session.account, ticket.id)
     if stored:
-        return jsonify(_stored_view(stored, rules))
+        view = _stored_view(stored, rules)
+        if view["general"]:  # the candidates are not stored: read the ticket again for them
+            text_ticket = ticket if (ticket.subject or ticket.description) else _with_stored_text(session, ticket)
+            view["candidates"] = _candidates(_classified(session, text_ticket, rules), rules)
+        return jsonify(view)
     if not (ticket.subject or ticket.description):
         ticket = _with_stored_text(session, ticket)
     return jsonify(_composed(session, ticket, rules))
@@ -202,8 +207,8 @@ def render():
     rules = _current_rules(session)
     category = str(data.get("category") or "")
     audience, tone = str(data.get("audience") or ""), str(data.get("tone") or "")
-    if category not in rules.categories:
-        raise _Refused(400, "category must be one of the account's categories")
+    if category not in rules.categories and category != GENERAL_LETTER:
+        raise _Refused(400, "category must be one of the account's categories, or general")
     if audience and audience not in AUDIENCES:
         raise _Refused(400, f"audience must be one of {', '.join(AUDIENCES)}")
     if tone and tone not in TONES:
@@ -250,12 +255,17 @@ def _stored_view(stored: dict, rules) -> dict:
     def listed(key: str) -> list:
         return json.loads(stored[key]) if stored.get(key) else []
 
-    return {"source": "stored", "category": stored["category"], "label": rules.label(stored["category"]),
+    general = "amends_general" in listed("tags")
+    return {"source": "stored", "category": stored["category"],
+            "label": "General letter (category unclear)" if general else rules.label(stored["category"]),
             "confidence": stored["confidence"], "chosen": False, "runner_up": stored.get("runner_up") or "",
             "evidence": listed("evidence"), "subject": stored["subject"], "letter": stored["letter"],
             "to_fill": listed("to_fill"), "compensation": stored.get("compensation") or "",
             "audience": stored.get("audience") or "", "tone": stored.get("tone") or "",
-            "lint": [finding.get("message", "") for finding in listed("lint")], "decision": ""}
+            "lint": [finding.get("message", "") for finding in listed("lint")],
+            "general": general, "candidates": [],
+            "decision": "A complaint, but Amends was not sure of the category, so the note has the general letter. "
+                        "Pick one of the likely categories for its own letter." if general else ""}
 
 
 def _composed(session: SidebarSession, ticket: Ticket, rules, category: str = "", audience: str = "",
@@ -266,15 +276,20 @@ def _composed(session: SidebarSession, ticket: Ticket, rules, category: str = ""
     engine, settings = runtime().engine, runtime().settings
     if not (ticket.subject or ticket.description):
         raise _Refused(400, "no text to work from: the ticket has no subject or description yet")
-    found = learning.classifier_for(engine, session.helpdesk, session.account, rules.classifier_phrases()
-                                    ).classify(ticket.subject, ticket.description, ticket.tags, ticket.channel)
-    chosen = bool(category) and category != found.category
+    found = _classified(session, ticket, rules)
+    if category == GENERAL_LETTER:  # the general letter again, in another audience or tone
+        found, category = replace(found, decision=GENERAL) if found.category != "other" else \
+            Classification(found.runner_up or "other", 0.0, decision=GENERAL, candidates=found.candidates), ""
+    chosen = bool(category) and (category != found.category or found.decision == GENERAL)
     c = Classification(category, 1.0, runner_up=found.category) if chosen else found
-    view = {"source": "composed", "category": c.category, "label": rules.label(c.category) if c.category != "other"
-            else "Not a complaint", "confidence": c.confidence, "chosen": chosen, "runner_up": c.runner_up,
-            "evidence": list(c.evidence), "subject": "", "letter": "", "to_fill": [], "compensation": "",
-            "audience": "", "tone": "", "lint": [], "decision": _decision(c, rules, chosen)}
-    if c.category == "other":
+    label = ("General letter (category unclear)" if c.decision == GENERAL else
+             "Not a complaint" if c.category == "other" else rules.label(c.category))
+    view = {"source": "composed", "category": c.category, "label": label, "confidence": c.confidence,
+            "chosen": chosen, "runner_up": c.runner_up, "evidence": list(c.evidence), "subject": "", "letter": "",
+            "to_fill": [], "compensation": "", "audience": "", "tone": "", "lint": [],
+            "decision": _decision(c, rules, chosen), "general": c.decision == GENERAL,
+            "candidates": _candidates(found, rules)}
+    if not chosen and skip_reason(c, rules):
         return view
     stored = db.ticket_suggestion(engine, session.helpdesk, session.account, ticket.id)
     key = ticket.requester.id
@@ -289,10 +304,26 @@ def _composed(session: SidebarSession, ticket: Ticket, rules, category: str = ""
     return view
 
 
+def _classified(session: SidebarSession, ticket: Ticket, rules) -> Classification:
+    """The reading the pipeline would act on: the account's classifier, then the rules' thresholds."""
+    classifier = learning.classifier_for(runtime().engine, session.helpdesk, session.account,
+                                         rules.classifier_phrases())
+    return with_rules(classifier.classify(ticket.subject, ticket.description, ticket.tags, ticket.channel), rules)
+
+
+def _candidates(c: Classification, rules) -> list[dict]:
+    """The likely categories, offered as one-click switches (the categories the account has)."""
+    return [{"category": name, "label": rules.label(name), "score": score}
+            for name, score in c.candidates if name in rules.categories]
+
+
 def _decision(c: Classification, rules, chosen: bool) -> str:
     """What the pipeline would do with this reading, so the agent knows why there was no note."""
     if chosen:
         return "Category chosen by you."
+    if c.decision == GENERAL:
+        return ("A complaint, but Amends is not sure of the category, so this is the general letter. "
+                "Pick one of the likely categories for its own letter.")
     if c.category == "other":
         return "Amends does not read this as a complaint. Choose a category to write a letter anyway."
     reason = skip_reason(c, rules)

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from plugin.classify import Classifier, default_classifier, load_examples
-from plugin.classify.model import train
+from plugin.classify.calibration import load as load_calibration
+from plugin.classify.model import fingerprint, train
+from plugin.models import GENERAL, NONE, SPECIFIC
 from plugin.rules import CATEGORIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +61,46 @@ def test_calibration_higher_confidence_means_more_often_right(split):
     low = np.mean([ok for _, ok in results[:half]])
     high = np.mean([ok for _, ok in results[half:]])
     assert high > low
+
+
+def band_precisions(pairs: list[tuple[float, bool]]) -> list[float]:
+    """Share right in the bands [0, 0.5), [0.5, 0.8), [0.8, 1] of a calibrated probability."""
+    out = []
+    for lo, hi in ((0.0, 0.5), (0.5, 0.8), (0.8, 1.01)):
+        inside = [ok for p, ok in pairs if lo <= p < hi]
+        assert len(inside) >= 20, f"too few held-out readings in [{lo}, {hi})"
+        out.append(sum(inside) / len(inside))
+    return out
+
+
+def test_each_question_is_calibrated_on_held_out_examples(split):
+    """Per question, higher calibrated probability means right more often, and the top band is
+    right about as often as it claims."""
+    classifier, test_set = split
+    readings = [(gold, classifier.classify("", text)) for text, gold in test_set]
+    complaint = [(c.complaint, gold != "other") for gold, c in readings if c.complaint is not None]
+    category = [(c.candidates[0][1], c.candidates[0][0] == gold) for gold, c in readings
+                if gold != "other" and c.candidates]
+    for name, pairs in (("complaint", complaint), ("category", category)):
+        low, middle, high = band_precisions(pairs)
+        assert low < middle < high, (name, low, middle, high)
+        assert high >= 0.85, (name, high)
+
+
+def test_specific_notes_are_right_more_often_than_general_ones(split):
+    classifier, test_set = split
+    readings = [(gold, classifier.classify("", text)) for text, gold in test_set]
+    specific = [c.category == gold for gold, c in readings if c.decision == SPECIFIC]
+    general = [c.category == gold for gold, c in readings if c.decision == GENERAL]
+    none = [gold == "other" for gold, c in readings if c.decision == NONE]
+    assert len(general) >= 20 and len(specific) >= 200
+    assert np.mean(specific) >= 0.85 > np.mean(general)
+    assert np.mean(none) >= 0.85  # what gets no note is mostly not a complaint
+
+
+def test_calibration_was_fitted_for_these_examples():
+    assert load_calibration().fingerprint == fingerprint(load_examples()), \
+        "the examples changed since calibration.json was fitted: run .venv/bin/python tools/calibrate.py"
 
 
 @pytest.mark.parametrize("text", [

@@ -103,7 +103,13 @@ def test_classify_jsonl_keeps_order_and_fields(tmp_path):
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert [o["id"] for o in out] == ["a", 7, "c"]
     assert [o["category"] for o in out] == ["delivery_delay", "other", "security_incident"]
-    assert all(set(o) == {"id", "category", "confidence", "runner_up", "evidence"} for o in out)
+    assert all(set(o) == {"id", "category", "confidence", "runner_up", "evidence", "decision", "candidates"}
+               for o in out)
+    assert [o["decision"] for o in out] == ["specific", "none", "specific"]
+    for o in out:  # up to three [category, score], best first; the best guess leads when there is a note
+        assert 1 <= len(o["candidates"]) <= 3 and all(len(pair) == 2 for pair in o["candidates"])
+        assert [s for _, s in o["candidates"]] == sorted((s for _, s in o["candidates"]), reverse=True)
+        assert o["decision"] == "none" or o["candidates"][0][0] == o["category"]
 
 
 def test_classify_jsonl_reports_the_bad_line(tmp_path):

@@ -259,17 +259,19 @@ def try_text(subject: str, description: str, requester: str = "", audience: str 
     from plugin.compose import Options, compose
     from plugin.drafting import DRAFT_MARKER
     from plugin.models import Person, Ticket
-    from plugin.pipeline import skip_reason
+    from plugin.decision import skip_reason, with_rules
 
     helpdesk, account = helpdesk_account()
     settings, rules = runtime().settings, _current_rules()
     ticket = Ticket(id="try", subject=subject, description=description, requester=Person(name=requester))
-    c = learning.classifier_for(runtime().engine, helpdesk, account,
-                                rules.classifier_phrases()).classify(subject, description)
+    c = with_rules(learning.classifier_for(runtime().engine, helpdesk, account,
+                                           rules.classifier_phrases()).classify(subject, description), rules)
     reason = skip_reason(c, rules)
-    decision = f"Amends would skip this ticket: {reason}." if reason else "Amends would post this note."
+    decision = (f"Amends would skip this ticket: {reason}." if reason else
+                "Amends would post the general letter: a complaint, but the category is unclear."
+                if c.decision == "general" else "Amends would post this note.")
     result = {"classification": c, "suggestion": None, "decision": decision}
-    if c.category == "other":
+    if reason:
         return result
     result["suggestion"] = compose(ticket, c, DRAFT_MARKER, rules=rules,
                                    options=Options.from_settings(settings),

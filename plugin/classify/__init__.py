@@ -2,9 +2,11 @@
 
 Two layers an admin can reason about: weighted phrases (phrases.py) and a linear
 model trained on the examples we wrote (model.py, examples/). Their scores add up;
-a softmax turns them into probabilities. It abstains (`other`) on non-complaints,
-on other languages, and when the winner is not clear enough: a wrong apology is
-worse than none.
+a softmax turns them into probabilities, calibrated on examples the model had not
+seen (calibration.py). Then the decision: no note (`none`, category `other`) for
+non-complaints and other languages; the category's letter (`specific`) when the
+category is clear; the general letter (`general`) for a complaint whose category is
+not: a wrong category's letter is worse than a general one.
 
 Custom categories (added by an admin, see plugin/rules.py) have no class in the model,
 so they are scored by their phrases alone: when at least one of a custom category's
@@ -27,15 +29,15 @@ from pathlib import Path
 
 
 from plugin.classify import language
+from plugin.classify.calibration import Calibration
+from plugin.classify.calibration import load as load_calibration
 from plugin.classify.model import LinearModel, fingerprint, train
 from plugin.classify.phrases import PhraseLayer
-from plugin.models import Classification
+from plugin.models import NONE, Classification
 
 log = logging.getLogger(__name__)
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
-DEFAULT_THRESHOLD = 0.20  # below this the winner is not trusted
-DEFAULT_MARGIN = 0.02  # nor when the runner-up is this close
 # Our examples hold three non-complaints for every complaint category's worth; this
 # shifts the prior back so a complaint phrased as a question is not lost to `other`.
 # Chosen on a held-out fifth of our own examples (other precision >= 0.90 there).
@@ -84,13 +86,11 @@ def base_model(examples: list[tuple[str, str]] | None = None) -> LinearModel:
 
 class Classifier:
     def __init__(self, model: LinearModel, phrases: PhraseLayer | None = None,
-                 threshold: float = DEFAULT_THRESHOLD, margin: float = DEFAULT_MARGIN,
-                 other_shift: float = OTHER_PRIOR_SHIFT):
+                 calibration: Calibration | None = None, other_shift: float = OTHER_PRIOR_SHIFT):
         self.model = model
         model.warm()
         self.phrases = phrases or PhraseLayer.build()
-        self.threshold = threshold
-        self.margin = margin
+        self.calibration = calibration if calibration is not None else load_calibration()
         self.other_shift = other_shift
         self.classes = model.classes
         self.other = self.classes.index("other") if "other" in self.classes else None
@@ -106,15 +106,15 @@ class Classifier:
         if found is None:
             if len(self._variants) > 32:  # rules change rarely; old variants are dropped
                 self._variants.clear()
-            found = self._variants[extra] = Classifier(self.model, self.phrases.extended(extra), self.threshold,
-                                                       self.margin, self.other_shift)
+            found = self._variants[extra] = Classifier(self.model, self.phrases.extended(extra), self.calibration,
+                                                       self.other_shift)
         return found
 
     def classify(self, subject: str, description: str, tags: tuple[str, ...] = (), channel: str = "") -> Classification:
         text = join(subject, description)
         lang = language.detect(text)
         if lang != "en":
-            return Classification("other", 0.9, evidence=(f"language: {language.name(lang)}",))
+            return Classification("other", 0.9, evidence=(f"language: {language.name(lang)}",), complaint=0.0)
         logits, weights = self.model.scores(text)
         model_logits = logits.tolist()
         # Tags (e.g. set by a Zendesk form: "late_delivery") can only add phrase evidence;
@@ -136,20 +136,23 @@ class Classifier:
         if self.other is not None:
             scores[self.other] += other_boost + self.other_shift
         probs = softmax(scores)
-        order = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)
-        complaints = [i for i in order if i != self.other]
-        best, runner = complaints[0], complaints[1] if len(complaints) > 1 else None
-        top = order[0]
-        p_best = probs[best]
-        runner_up = names[runner] if runner is not None else ""
-        margin = p_best - (probs[runner] if runner is not None else 0.0)
+        cal = self.calibration
+        raw_complaint = 1.0 - (probs[self.other] if self.other is not None else 0.0)
+        complaint = cal.complaint(raw_complaint)
+        ranked = sorted((i for i in range(len(probs)) if i != self.other), key=probs.__getitem__, reverse=True)
+        best = ranked[0]
+        candidates = tuple((names[i], round(cal.category(probs[i] / raw_complaint), 3)) for i in ranked[:3])
+        p_best = candidates[0][1]
+        runner_up = candidates[1][0] if len(candidates) > 1 else ""
+        margin = p_best - (candidates[1][1] if len(candidates) > 1 else 0.0)
         learned = self.model.contributions(weights, best) if best < len(self.classes) else []
         evidence = tuple(dict.fromkeys(found.get(names[best], []) + learned))[:5]
-        if top == self.other or p_best < self.threshold or margin < self.margin:
-            reason = "reads as a question or request" if top == self.other else "not sure enough"
-            return Classification("other", round(max(probs[top] if top == self.other else 0.0, 1.0 - p_best), 3),
-                                  runner_up=names[best], margin=round(margin, 3),
-                                  evidence=(reason,) + evidence[:3])
+        decision = cal.decide(complaint, names[best], p_best)
+        if decision == NONE:
+            reason = "reads as a question or request" if probs[self.other] >= probs[best] else "not sure enough"
+            return Classification("other", round(1.0 - complaint, 3), runner_up=names[best], margin=round(margin, 3),
+                                  evidence=(reason,) + evidence[:3], decision=NONE, candidates=candidates,
+                                  complaint=round(complaint, 3))
         # A second complaint: another category the phrases name outright, that the model also sees.
         named = [i for c in found if (i := self.index.get(c)) is not None and i != best]
         secondary = ""
@@ -157,8 +160,9 @@ class Classifier:
             model_probs = softmax(model_logits)
             named = [i for i in named if model_probs[i] >= SECONDARY_MIN]
             secondary = self.classes[max(named, key=model_probs.__getitem__)] if named else ""
-        return Classification(names[best], round(p_best, 3), runner_up=runner_up, margin=round(margin, 3),
-                              evidence=evidence, secondary=secondary)
+        return Classification(names[best], p_best, runner_up=runner_up, margin=round(margin, 3),
+                              evidence=evidence, secondary=secondary, decision=decision, candidates=candidates,
+                              complaint=round(complaint, 3))
 
 
 def softmax(scores: list[float]) -> list[float]:

@@ -91,7 +91,20 @@
     $("decision").hidden = !view.decision;
     $("evidence").textContent = (view.evidence || []).map(function (e) { return "\u201c" + e + "\u201d"; }).join(", ");
     $("evidence-line").hidden = !(view.evidence && view.evidence.length);
-    $("category").value = other ? "" : view.category;
+    $("category").value = (other || view.general) ? "" : view.category;
+    var candidates = $("candidates");
+    candidates.textContent = "";
+    var offered = view.general && !view.chosen ? (view.candidates || []) : [];
+    offered.forEach(function (candidate) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary candidate";
+      button.setAttribute("data-category", candidate.category);
+      button.textContent = candidate.label + " " + Number(candidate.score).toFixed(2);
+      button.addEventListener("click", function () { choose(candidate.category); });
+      candidates.appendChild(button);
+    });
+    $("candidates-box").hidden = !offered.length;
     check("audience", view.audience);
     check("tone", view.tone);
     $("reading").hidden = false;
@@ -154,22 +167,28 @@
 
   function failed(error) { say(error.message, "error"); }
 
-  $("category").addEventListener("change", function (event) {
+  // The agent picks a category (from the list, or one of the likely ones under a general
+  // letter): its letter is written, and a different category is recorded as a correction.
+  function choose(to) {
     var from = state.view ? state.view.category : null;
-    var to = event.target.value;
+    var wasGeneral = state.view && state.view.general;
     render(to).then(function () {
-      if (to !== from) {
+      if (to !== from || wasGeneral) {
         feedback("correction", { from_category: from, category: to,
                                  subject: state.ticket.subject || "", description: state.ticket.description || "" });
       }
     }).catch(failed);
-  });
+  }
+
+  $("category").addEventListener("change", function (event) { choose(event.target.value); });
 
   ["audience", "tone"].forEach(function (name) {
     document.querySelectorAll('input[name="' + name + '"]').forEach(function (input) {
       input.addEventListener("change", function () {
         state[name] = input.value;
-        if (state.view && state.view.category !== "other") { render(state.view.category).catch(failed); }
+        if (state.view && state.view.category !== "other") {
+          render(state.view.general ? "general" : state.view.category).catch(failed);
+        }
       });
     });
   });

@@ -1,0 +1,88 @@
+"""Calibration and the decision: raw softmax scores -> probabilities that mean what they say,
+then specific | general | none.
+
+Two questions, each with its own Platt scaling (sigmoid(a * logit(raw) + b)) fitted on
+predictions for our own examples that the model had not seen (5-fold, tools/calibrate.py):
+
+- *is this a complaint that calls for an apology?* raw = 1 - P(other);
+- *which category, given that it is one?* raw = P(best) / (1 - P(other)).
+
+The decision: below `complaint_threshold` no note (none); otherwise the category's letter when
+its probability reaches the category's threshold (specific), else the general letter (general).
+Per-category thresholds are defaults: an account's rules may set their own (CategoryRule.threshold).
+The fitted numbers live in calibration.json beside this file, with the examples' fingerprint
+they were fitted for (a test fails when the examples change and the file was not refitted).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from plugin.models import GENERAL, NONE, SPECIFIC
+
+CALIBRATION_FILE = Path(__file__).parent / "calibration.json"
+_EPS = 1e-6
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, _EPS), 1 - _EPS)
+    return math.log(p / (1 - p))
+
+
+@dataclass(frozen=True)
+class Platt:
+    a: float = 1.0
+    b: float = 0.0
+
+    def __call__(self, raw: float) -> float:
+        z = self.a * _logit(raw) + self.b
+        return 1 / (1 + math.exp(-z)) if z > -700 else 0.0
+
+
+@dataclass(frozen=True)
+class Calibration:
+    complaint: Platt = field(default_factory=Platt)
+    category: Platt = field(default_factory=Platt)
+    complaint_threshold: float = 0.5
+    specific_threshold: float = 0.5  # for a category without its own
+    specific_thresholds: tuple[tuple[str, float], ...] = ()
+    fingerprint: str = ""
+
+    def threshold(self, category: str) -> float:
+        return dict(self.specific_thresholds).get(category, self.specific_threshold)
+
+    def decide(self, complaint: float, category: str, probability: float, threshold: float | None = None) -> str:
+        """none below the complaint threshold; specific when the category's probability reaches
+        `threshold` (default: this calibration's for the category); otherwise general."""
+        if complaint < self.complaint_threshold:
+            return NONE
+        return SPECIFIC if probability >= (self.threshold(category) if threshold is None else threshold) else GENERAL
+
+    def to_dict(self) -> dict:
+        return {"fingerprint": self.fingerprint,
+                "complaint": {"a": self.complaint.a, "b": self.complaint.b},
+                "category": {"a": self.category.a, "b": self.category.b},
+                "complaint_threshold": self.complaint_threshold,
+                "specific_threshold": self.specific_threshold,
+                "specific_thresholds": dict(self.specific_thresholds)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Calibration":
+        return cls(complaint=Platt(**data["complaint"]), category=Platt(**data["category"]),
+                   complaint_threshold=float(data["complaint_threshold"]),
+                   specific_threshold=float(data["specific_threshold"]),
+                   specific_thresholds=tuple(sorted((k, float(v)) for k, v in
+                                                    data.get("specific_thresholds", {}).items())),
+                   fingerprint=data.get("fingerprint", ""))
+
+
+def load(path: Path = CALIBRATION_FILE) -> Calibration:
+    """The shipped calibration; identity scaling with 0.5 thresholds when the file is absent."""
+    if not path.is_file():
+        return Calibration()
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Calibration.from_dict(data)
+
