@@ -263,7 +263,7 @@ def _stored_view(stored: dict, rules) -> dict:
             "to_fill": listed("to_fill"), "compensation": stored.get("compensation") or "",
             "audience": stored.get("audience") or "", "tone": stored.get("tone") or "",
             "lint": [finding.get("message", "") for finding in listed("lint")],
-            "general": general, "candidates": [],
+            "general": general, "candidates": [], "complaint": None,
             "decision": "A complaint, but Amends was not sure of the category, so the note has the general letter. "
                         "Pick one of the likely categories for its own letter." if general else ""}
 
@@ -287,7 +287,7 @@ def _composed(session: SidebarSession, ticket: Ticket, rules, category: str = ""
     view = {"source": "composed", "category": c.category, "label": label, "confidence": c.confidence,
             "chosen": chosen, "runner_up": c.runner_up, "evidence": list(c.evidence), "subject": "", "letter": "",
             "to_fill": [], "compensation": "", "audience": "", "tone": "", "lint": [],
-            "decision": _decision(c, rules, chosen), "general": c.decision == GENERAL,
+            "decision": _decision(c, rules, chosen), "general": c.decision == GENERAL, "complaint": c.complaint,
             "candidates": _candidates(found, rules)}
     if not chosen and skip_reason(c, rules):
         return view

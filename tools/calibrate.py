@@ -31,7 +31,7 @@ from plugin.classify.calibration import CALIBRATION_FILE, Calibration, Platt, _l
 from plugin.classify.model import fingerprint, train  # noqa: E402
 
 FOLDS = 5
-MISSED_COMPLAINT_COST = 2.0
+MISSED_COMPLAINT_COST = 3.0
 SPECIFIC_PRECISION = 0.90
 SPECIFIC_FLOOR = 0.40
 GRID = [round(0.05 * i, 2) for i in range(1, 20)]

@@ -8,7 +8,9 @@ predictions for our own examples that the model had not seen (5-fold, tools/cali
 - *which category, given that it is one?* raw = P(best) / (1 - P(other)).
 
 The decision: below `complaint_threshold` no note (none); otherwise the category's letter when
-its probability reaches the category's threshold (specific), else the general letter (general).
+the message is more likely a complaint than not (SPECIFIC_COMPLAINT) and its category's
+probability reaches the category's threshold (specific), else the general letter (general): a
+message that may not be a complaint at all gets no category's promises.
 Per-category thresholds are defaults: an account's rules may set their own (CategoryRule.threshold).
 The fitted numbers live in calibration.json beside this file, with the examples' fingerprint
 they were fitted for (a test fails when the examples change and the file was not refitted).
@@ -25,6 +27,7 @@ from plugin.models import GENERAL, NONE, SPECIFIC
 
 CALIBRATION_FILE = Path(__file__).parent / "calibration.json"
 _EPS = 1e-6
+SPECIFIC_COMPLAINT = 0.5  # a category's own letter only for what is more likely a complaint than not
 
 
 def _logit(p: float) -> float:
@@ -59,7 +62,8 @@ class Calibration:
         `threshold` (default: this calibration's for the category); otherwise general."""
         if complaint < self.complaint_threshold:
             return NONE
-        return SPECIFIC if probability >= (self.threshold(category) if threshold is None else threshold) else GENERAL
+        sure = probability >= (self.threshold(category) if threshold is None else threshold)
+        return SPECIFIC if sure and complaint >= SPECIFIC_COMPLAINT else GENERAL
 
     def to_dict(self) -> dict:
         return {"fingerprint": self.fingerprint,

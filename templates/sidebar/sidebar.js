@@ -84,8 +84,10 @@
     state.view = view;
     var other = view.category === "other";
     $("category-label").textContent = view.label;
-    $("confidence").textContent = view.chosen ? "Chosen by you" :
-      (other ? "" : "Confidence " + Number(view.confidence).toFixed(2));
+    $("confidence").textContent = view.chosen ? "Chosen by you" : other ? "" :
+      view.general ? (view.complaint === null || view.complaint === undefined ? "Category unclear" :
+                      "Complaint " + Number(view.complaint).toFixed(2) + " \u00b7 category unclear") :
+      "Confidence " + Number(view.confidence).toFixed(2);
     $("source").textContent = view.source === "stored" ? " · the suggestion posted as a note" : "";
     $("decision").textContent = view.decision || "";
     $("decision").hidden = !view.decision;
