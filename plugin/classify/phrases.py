@@ -47,7 +47,8 @@ DEFAULT_PHRASES: dict[str, tuple[tuple[str, float], ...]] = {
                       ("still waiting to hear", 1.5), ("left on read", 1.5)),
     # Taxonomy boundary: a long hold is slow_response; rudeness by any staff is poor_support.
     "poor_support": (("rude", 1.5), ("unhelpful", 1.5), ("hung up", 1.5), ("runaround", 1.5),
-                     ("run around", 1.2)),
+                     ("run around", 1.2), ("poor customer service", 1.2), ("bad customer service", 1.2),
+                     ("terrible customer service", 1.2), ("customer service sucks", 1.2)),
     "missed_deadline": (("missed the deadline", 2.0), ("deadline", 1.0), ("milestone", 1.0), ("overdue", 0.8)),
     "miscommunication": (("misunderstood", 1.5), ("miscommunication", 2.0), ("not what we agreed", 1.5),
                          ("scope", 0.8), ("we were told", 0.8)),
