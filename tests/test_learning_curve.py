@@ -51,3 +51,4 @@ def test_what_an_agent_would_correct():
     assert needs_correction("wrong_item", Classification("damaged_item", 0.9))
     assert not needs_correction("wrong_item", Classification("wrong_item", 0.9))
 
+
