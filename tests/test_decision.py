@@ -52,10 +52,11 @@ def test_clear_complaints_are_specific_and_questions_are_none():
 
 
 def test_calibration_decides_by_its_thresholds():
-    cal = Calibration(complaint_threshold=0.4, specific_threshold=0.6, specific_thresholds=(("wrong_item", 0.8),))
-    assert cal.decide(0.39, "billing_error", 0.99) == NONE
-    assert cal.decide(0.41, "billing_error", 0.61) == SPECIFIC
-    assert cal.decide(0.41, "billing_error", 0.59) == GENERAL
+    cal = Calibration(complaint_threshold=0.3, specific_threshold=0.6, specific_thresholds=(("wrong_item", 0.8),))
+    assert cal.decide(0.29, "billing_error", 0.99) == NONE
+    assert cal.decide(0.51, "billing_error", 0.61) == SPECIFIC
+    assert cal.decide(0.51, "billing_error", 0.59) == GENERAL
+    assert cal.decide(0.49, "billing_error", 0.99) == GENERAL  # maybe not a complaint: no category's letter
     assert cal.decide(0.9, "wrong_item", 0.79) == GENERAL and cal.decide(0.9, "wrong_item", 0.8) == SPECIFIC
     assert cal.decide(0.9, "wrong_item", 0.5, threshold=0.4) == SPECIFIC  # an account's own threshold wins
     platt = Platt(a=2.0, b=-1.0)
@@ -79,6 +80,8 @@ def test_rules_threshold_moves_a_reading_between_specific_and_general():
     rules = Rules({"wrong_item": CategoryRule(threshold=0.8)})
     assert with_rules(reading(confidence=0.7), rules).decision == GENERAL
     assert with_rules(reading(confidence=0.85, decision=GENERAL), rules).decision == SPECIFIC
+    unsure = replace(reading(confidence=0.95, decision=GENERAL), complaint=0.4)
+    assert with_rules(unsure, rules).decision == GENERAL  # no rule makes a maybe-complaint specific
     assert with_rules(Classification("other", 0.8), rules).decision == NONE
 
 

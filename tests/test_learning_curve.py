@@ -50,5 +50,3 @@ def test_what_an_agent_would_correct():
     assert needs_correction("wrong_item", Classification("wrong_item", 0.4, decision="general"))
     assert needs_correction("wrong_item", Classification("damaged_item", 0.9))
     assert not needs_correction("wrong_item", Classification("wrong_item", 0.9))
-
-
