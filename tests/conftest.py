@@ -21,6 +21,15 @@ import sqlalchemy as sa
 from plugin.config import load_settings
 from plugin.signatures import sign
 
+
+def pytest_sessionstart(session):
+    """Train (or load the cached) classifier once before any test runs: a fresh clone has no
+    cached model, and training it (about a minute on 2 cores) must not count against the
+    timeouts of whichever test happens to classify first."""
+    from plugin.classify import base_model
+
+    base_model()
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "whsec-test-secret"
 PG_URL = os.environ.get("AMENDS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
