@@ -26,8 +26,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template,
 
 from plugin import db, learning, sidebar_auth
 from plugin.compose import GENERAL_LETTER, Options, compose
-from plugin.models import GENERAL, Classification, Person, Ticket
 from plugin.decision import skip_reason, with_rules
+from plugin.models import GENERAL, Classification, Person, Ticket
 from plugin.sidebar_auth import KeyUnavailable, SidebarRefused, SidebarSession
 
 log = logging.getLogger(__name__)
