@@ -854,7 +854,8 @@ def retry_failed_event(engine: Engine, helpdesk: str, account: str, event_id: in
 
 def period_figures(engine: Engine, helpdesk: str, account: str, start: float, end: float) -> dict[str, Any]:
     """Raw figures for events received in [start, end): counts by status, skip reasons,
-    suggestions per category, and each posted note's seconds from webhook to note."""
+    suggestions per category (by best guess), general letters posted, and each posted note's
+    seconds from webhook to note."""
     window = sa.and_(_account_events(helpdesk, account), events.c.received_at >= start, events.c.received_at < end)
     with engine.connect() as conn:
         by_status = {s: n for s, n in conn.execute(
@@ -871,7 +872,12 @@ def period_figures(engine: Engine, helpdesk: str, account: str, start: float, en
         durations = sorted(conn.execute(
             sa.select(events.c.note_posted_at - events.c.received_at)
             .where(window, events.c.note_posted_at.is_not(None))).scalars())
-    return {"by_status": by_status, "skipped": skipped, "categories": categories, "durations": durations}
+        # General letters (category unclear) carry the amends_general tag; the row's category is the best guess.
+        general = conn.execute(
+            sa.select(sa.func.count()).select_from(events.join(suggestions, suggestions.c.event_id == events.c.id))
+            .where(window, events.c.status == POSTED, suggestions.c.tags.like('%"amends_general"%'))).scalar() or 0
+    return {"by_status": by_status, "skipped": skipped, "categories": categories, "durations": durations,
+            "general": int(general)}
 
 
 # --- sidebar: the agents' panel in Zendesk (issue 6) ------------------------------

@@ -24,7 +24,7 @@ def engine_of(client):
 
 
 def add_event(engine, ticket, status, *, category=None, confidence=0.9, received_at=DAY, to_note=None,
-              error=None, http_status=None, account="acme"):
+              error=None, http_status=None, account="acme", general=False):
     """One event taken as far as `status`, the way the pipeline records it."""
     event = TicketEvent(helpdesk="zendesk", account=account, ticket_id=str(ticket), kind="ticket.created",
                         delivery_keys=(f"k{account}{ticket}",), subject=f"Subject of {ticket}",
@@ -33,9 +33,10 @@ def add_event(engine, ticket, status, *, category=None, confidence=0.9, received
     claim = db.claim(engine, event_id, "test-worker", 30, now=received_at)
     if category:
         c = Classification(category, confidence, runner_up="wrong_item", evidence=("parcel", "late"))
+        tags = ("amends_suggested", "amends_general" if general else f"amends_{category}")
         db.save_suggestion(engine, claim, Suggestion(c, "Your order", "Dear Robin, ...",
                                                      f"Amends suggestion: {category}\nnote body {ticket}",
-                                                     ("amends_suggested",)), now=received_at)
+                                                     tags), now=received_at)
     if to_note is not None:
         db.mark_post_started(engine, claim, now=received_at + to_note)
         db.mark_note_posted(engine, claim, now=received_at + to_note)
@@ -295,7 +296,8 @@ def test_retry_end_to_end_does_not_post_twice_when_the_note_got_through(live_cli
 def test_stats_figures_for_a_period(admin_client):
     engine = engine_of(admin_client)
     for n, seconds in enumerate([4, 1, 10, 3, 2], start=1):
-        add_event(engine, n, db.POSTED, category="delivery_delay" if n <= 3 else "wrong_item", to_note=seconds)
+        add_event(engine, n, db.POSTED, category="delivery_delay" if n <= 3 else "wrong_item", to_note=seconds,
+                  general=n == 2)
     add_event(engine, 6, db.FAILED, category="wrong_item", error="Zendesk refused the note: 422")
     add_event(engine, 7, db.SKIPPED, error="not a complaint that calls for an apology")
     add_event(engine, 8, db.SKIPPED, error="not a complaint that calls for an apology")
@@ -306,6 +308,7 @@ def test_stats_figures_for_a_period(admin_client):
     raw = db.period_figures(engine, "zendesk", "acme", DAY - 3600, DAY + 3600)
     figures = watch.summarise(raw)
     assert (figures["received"], figures["posted"], figures["failed"], figures["skipped"]) == (10, 5, 1, 4)
+    assert figures["general"] == 1  # posted general letters, counted apart from their best-guess category
     assert figures["skipped_by_kind"] == {"not a complaint": 2, "below threshold": 1, "rule disabled": 1}
     assert [(c["category"], c["count"], c["posted"], c["bar"]) for c in figures["categories"]] == [
         ("delivery_delay", 3, 3, 100), ("wrong_item", 3, 2, 100)]
@@ -314,6 +317,7 @@ def test_stats_figures_for_a_period(admin_client):
     html = page(admin_client, "/admin/stats?start=2026-03-10&end=2026-03-10")
     assert re.search(r'id="stat-received"><span class="figure">10<', html)
     assert re.search(r'id="stat-skipped"><span class="figure">4<', html)
+    assert re.search(r'id="stat-general"><span class="figure">1<', html)
     assert '<td id="stat-median">3.0 s</td>' in html and '<td id="stat-p90">7.6 s</td>' in html
     assert "<th>below threshold</th><td>1</td>" in html
     # Both days: the slow note joins in.

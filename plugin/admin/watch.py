@@ -213,6 +213,7 @@ def summarise(raw: dict) -> dict:
     return {
         "received": sum(by_status.values()),
         "posted": by_status.get(db.POSTED, 0),
+        "general": raw.get("general", 0),
         "failed": by_status.get(db.FAILED, 0),
         "skipped": by_status.get(db.SKIPPED, 0),
         "skipped_by_kind": {kind: n for kind, n in skipped.items() if n},
