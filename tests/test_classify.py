@@ -172,3 +172,12 @@ def test_tags_add_phrase_evidence():
     tagged = default_classifier().classify("Order 4411", "Any news on this one?", tags=("not_received", "web_form"))
     assert tagged.category == "delivery_delay" and "not received" in tagged.evidence
     assert plain.category != "delivery_delay" or "not received" not in plain.evidence
+
+
+def test_the_examples_readme_lists_every_file_with_its_count():
+    examples = ROOT / "plugin" / "classify" / "examples"
+    readme = (examples / "README.md").read_text()
+    listed = dict(re.findall(r"\| `([^`]+\.jsonl)` \| (\d+) \|", readme))
+    actual = {p.name: str(sum(1 for line in p.read_text().splitlines() if line.strip()))
+              for p in examples.glob("*.jsonl")}
+    assert listed == actual
