@@ -81,8 +81,7 @@ def run(rows: list[dict], checkpoints: list[int], examples: list[tuple[str, str]
             corrections += 1
             if corrections == targets[0]:
                 learning.train_account(engine, HELPDESK, ACCOUNT, base_examples=examples)
-                model = learning.account_model(engine, HELPDESK, ACCOUNT)
-                current = models[corrections] = Classifier(model, base.phrases, base.calibration, base.other_shift)
+                current = models[corrections] = learning.account_classifier(engine, HELPDESK, ACCOUNT, base)
                 targets.pop(0)
                 out(f"{corrections} corrections after {i + 1} messages; retrained")
         if targets:

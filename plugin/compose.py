@@ -25,7 +25,7 @@ from plugin import compensation as comp
 from plugin import facts as facts_mod
 from plugin.lint import Finding, lint
 from plugin.models import GENERAL, Classification, Suggestion, Ticket
-from plugin.rules import Rules, default_rules, is_custom
+from plugin.rules import GENERAL_LETTER, Rules, default_rules, is_custom
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 PLACEHOLDER_RE = re.compile(r"\[[a-z][a-z' -]*\]")
@@ -43,9 +43,6 @@ ALSO = {
     "security_incident": "your concern about the security of your account",
 }
 LOCALE = "en"
-# The letter for a complaint whose category is unclear (decision `general`): its own template
-# pair, apologising in neutral words with no category-specific remedy or compensation.
-GENERAL_LETTER = "general"
 
 
 @dataclass(frozen=True)
@@ -149,8 +146,7 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
         "remedy": (incident.remedy if incident and incident.remedy else rule.remedy),
         "prevention": f"What we are changing: {rule.prevention}" if rule.prevention else "",
         "compensation": comp.letter_sentence(offer, formal) if offer and offer.in_letter else "",
-        "also": ALSO.get(classification.secondary, "") if classification.secondary not in (category, "") and not general
-        else "",
+        "also": ALSO.get(classification.secondary, "") if classification.secondary != category and not general else "",
         "label": rules.label(category),
     }
     template = (compiled(template_source) if template_source is not None

@@ -6,24 +6,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from plugin.classify.calibration import SPECIFIC_COMPLAINT
-from plugin.models import GENERAL, NONE, SPECIFIC, Classification
+from plugin.classify.calibration import specific_or_general
+from plugin.models import NONE, SPECIFIC, Classification
 from plugin.rules import Rules
 
 NOT_A_COMPLAINT = "not a complaint that calls for an apology"
 
 
 def with_rules(classification: Classification, rules: Rules) -> Classification:
-    """The classifier's reading with the account's thresholds applied: a complaint whose category
-    confidence is below the rule's threshold gets the general letter, at or above it the
-    category's (unless it is as likely not a complaint at all: then the general letter). The one place that decides; the pipeline, `amends draft`, the console's
-    "Try a ticket" and the sidebar all ask it (then `skip_reason`)."""
+    """The classifier's reading with the account's thresholds applied: the rule's threshold
+    replaces the calibrated default in choosing between the category's letter and the general
+    one (calibration.specific_or_general). The one place that decides; the pipeline, `amends
+    draft`, the console's "Try a ticket" and the sidebar all ask it (then `skip_reason`)."""
     if classification.decision == NONE or classification.category == "other":
         return classification
-    rule = rules.rule(classification.category)
-    sure = classification.confidence >= rule.threshold
-    maybe_not_a_complaint = classification.complaint is not None and classification.complaint < SPECIFIC_COMPLAINT
-    decision = SPECIFIC if sure and not maybe_not_a_complaint else GENERAL
+    threshold = rules.rule(classification.category).threshold
+    decision = specific_or_general(classification.complaint, classification.confidence, threshold)
     return classification if decision == classification.decision else replace(classification, decision=decision)
 
 

@@ -18,12 +18,12 @@ from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 
 from plugin.classify import Classifier, default_classifier
-from plugin.compose import GENERAL_LETTER, TEMPLATES_DIR, Options, Previous, compose
+from plugin.compose import TEMPLATES_DIR, Options, Previous, compose
 from plugin.connectors.zendesk import ticket_from_show_response
 from plugin.decision import skip_reason, with_rules
 from plugin.lint import Finding, lint
 from plugin.models import Classification, Person, Ticket
-from plugin.rules import CATEGORIES, CategoryRule, Compensation, Incident, Rules
+from plugin.rules import CATEGORIES, GENERAL_LETTER, CategoryRule, Compensation, Incident, Rules
 
 DRAFT_MARKER = "draft"
 

@@ -50,13 +50,6 @@ def train_account(engine: Engine, helpdesk: str, account: str,
     return len(corrections)
 
 
-def account_model(engine: Engine, helpdesk: str, account: str) -> LinearModel | None:
-    """The account's trained model as last recorded, if its file is here."""
-    record = db.account_model(engine, helpdesk, account)
-    path = _path(helpdesk, account, record["fingerprint"]) if record else None
-    return LinearModel.load(path) if path and path.is_file() else None
-
-
 def pending(engine: Engine, helpdesk: str, account: str) -> int:
     """Corrections not yet in the account's model."""
     record = db.account_model(engine, helpdesk, account)
@@ -76,9 +69,16 @@ def _account_classifier(engine: Engine, helpdesk: str, account: str) -> Classifi
     key = (helpdesk, account, record["fingerprint"])
     with _lock:
         if key not in _loaded:
-            path = _path(helpdesk, account, record["fingerprint"])
-            if not path.is_file():  # trained on another machine: rebuild it here once
-                train(_training_set(db.corrections(engine, helpdesk, account))).save(path)
-            base = default_classifier()
-            _loaded[key] = Classifier(LinearModel.load(path), base.phrases, base.calibration, base.other_shift)
+            _loaded[key] = account_classifier(engine, helpdesk, account, default_classifier(), record)
         return _loaded[key]
+
+
+def account_classifier(engine: Engine, helpdesk: str, account: str, base: Classifier,
+                       record: dict | None = None) -> Classifier:
+    """The account's model as last recorded, sharing `base`'s phrases and calibration. Not cached
+    (`classifier_for` caches); bench/learning_curve.py passes a base trained on a small fixture."""
+    record = record or db.account_model(engine, helpdesk, account)
+    path = _path(helpdesk, account, record["fingerprint"])
+    if not path.is_file():  # trained on another machine: rebuild it here once
+        train(_training_set(db.corrections(engine, helpdesk, account))).save(path)
+    return Classifier(LinearModel.load(path), base.phrases, base.calibration, base.other_shift)

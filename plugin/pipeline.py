@@ -24,7 +24,7 @@ from plugin.compose import Options, compose
 from plugin.config import Settings
 from plugin.connectors.base import Connector
 from plugin.errors import HelpdeskError, PermanentError, RateLimited, RetryableError
-from plugin.decision import NOT_A_COMPLAINT, skip_reason, with_rules  # noqa: F401 (used by the console)
+from plugin.decision import skip_reason, with_rules
 from plugin.models import Suggestion, Ticket
 from plugin.rules import Rules, load_rules
 

@@ -59,6 +59,10 @@ CATEGORIES = (
     "pricing_error", "billing_error", "refund_delay", "order_cancelled", "slow_response", "poor_support",
     "missed_deadline", "miscommunication", "service_quality", "contract_issue", "security_incident",
 )
+# The letter for a complaint whose category is unclear (decision `general`): its own template
+# pair, apologising in neutral words with no category-specific remedy or compensation. Like
+# `other`, it is not a category an admin can define.
+GENERAL_LETTER = "general"
 AUDIENCES = ("auto", "customer", "client")
 LETTER_AUDIENCES = ("customer", "client")
 TONES = ("warm", "formal")

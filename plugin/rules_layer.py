@@ -10,8 +10,9 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from plugin.rules import (AUDIENCES, CATEGORIES, CUSTOM_ID, DEFAULT_PHRASE_WEIGHT, FORMAT, KIND, LETTER_AUDIENCES,
-                          MAX_PHRASE_WEIGHT, MAX_TEMPLATE_CHARS, NO_FAULT_BY_DEFAULT, TAG, TEMPLATES_DIR, TONES,
+from plugin.rules import (AUDIENCES, CATEGORIES, CUSTOM_ID, DEFAULT_PHRASE_WEIGHT, FORMAT, GENERAL_LETTER, KIND,
+                          LETTER_AUDIENCES, MAX_PHRASE_WEIGHT, MAX_TEMPLATE_CHARS, NO_FAULT_BY_DEFAULT, TAG,
+                          TEMPLATES_DIR, TONES,
                           CategoryRule, Compensation, Incident, Rules, RulesError, is_custom)
 
 
@@ -35,7 +36,7 @@ def apply_layer(rules: Rules, data: Any, source: str = "rules", lines: dict | No
         path = ("categories", str(name))
         if name == "other":
             ctx.fail(path, "'other' means no apology; it takes no rule")
-        if name == "general":
+        if name == GENERAL_LETTER:
             ctx.fail(path, "'general' is the letter for a complaint whose category is unclear; it takes no rule")
         if not isinstance(name, str) or (name not in CATEGORIES and not CUSTOM_ID.match(name)):
             ctx.fail(path, "a category id is 2-40 lowercase letters, digits or _, starting with a letter")

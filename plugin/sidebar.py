@@ -25,9 +25,10 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 from plugin import db, learning, sidebar_auth
-from plugin.compose import GENERAL_LETTER, Options, compose
+from plugin.compose import Options, compose
 from plugin.decision import skip_reason, with_rules
 from plugin.models import GENERAL, Classification, Person, Ticket
+from plugin.rules import GENERAL_LETTER
 from plugin.sidebar_auth import KeyUnavailable, SidebarRefused, SidebarSession
 
 log = logging.getLogger(__name__)

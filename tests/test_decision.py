@@ -9,11 +9,11 @@ import pytest
 from plugin import db, pipeline
 from plugin.classify import default_classifier
 from plugin.classify.calibration import Calibration, Platt
-from plugin.compose import GENERAL_LETTER, Options, Previous, compose
+from plugin.compose import Options, Previous, compose
 from plugin.connectors.zendesk import ZendeskConnector, ticket_from_show_response
 from plugin.decision import NOT_A_COMPLAINT, skip_reason, with_rules
 from plugin.models import DECISIONS, GENERAL, NONE, SPECIFIC, Classification, Person, Ticket, TicketEvent
-from plugin.rules import CategoryRule, Rules, default_rules, loads
+from plugin.rules import GENERAL_LETTER, CategoryRule, Rules, default_rules, loads
 from plugin.rules_layer import RulesError
 from tests.fixtures.tickets.regen import CASES
 

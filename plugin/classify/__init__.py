@@ -149,7 +149,8 @@ class Classifier:
         evidence = tuple(dict.fromkeys(found.get(names[best], []) + learned))[:5]
         decision = cal.decide(complaint, names[best], p_best)
         if decision == NONE:
-            reason = "reads as a question or request" if probs[self.other] >= probs[best] else "not sure enough"
+            reads_as_other = self.other is not None and probs[self.other] >= probs[best]
+            reason = "reads as a question or request" if reads_as_other else "not sure enough"
             return Classification("other", round(1.0 - complaint, 3), runner_up=names[best], margin=round(margin, 3),
                                   evidence=(reason,) + evidence[:3], decision=NONE, candidates=candidates,
                                   complaint=round(complaint, 3))

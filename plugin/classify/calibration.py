@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from plugin.models import GENERAL, NONE, SPECIFIC
@@ -28,6 +29,13 @@ from plugin.models import GENERAL, NONE, SPECIFIC
 CALIBRATION_FILE = Path(__file__).parent / "calibration.json"
 _EPS = 1e-6
 SPECIFIC_COMPLAINT = 0.5  # a category's own letter only for what is more likely a complaint than not
+
+
+def specific_or_general(complaint: float | None, probability: float, threshold: float) -> str:
+    """For a complaint: its category's own letter when the category's probability reaches
+    `threshold` and the message is more likely a complaint than not; else the general letter."""
+    sure = probability >= threshold
+    return SPECIFIC if sure and (complaint is None or complaint >= SPECIFIC_COMPLAINT) else GENERAL
 
 
 def _logit(p: float) -> float:
@@ -62,8 +70,7 @@ class Calibration:
         `threshold` (default: this calibration's for the category); otherwise general."""
         if complaint < self.complaint_threshold:
             return NONE
-        sure = probability >= (self.threshold(category) if threshold is None else threshold)
-        return SPECIFIC if sure and complaint >= SPECIFIC_COMPLAINT else GENERAL
+        return specific_or_general(complaint, probability, self.threshold(category) if threshold is None else threshold)
 
     def to_dict(self) -> dict:
         return {"fingerprint": self.fingerprint,
@@ -83,10 +90,11 @@ class Calibration:
                    fingerprint=data.get("fingerprint", ""))
 
 
+@lru_cache(maxsize=4)
 def load(path: Path = CALIBRATION_FILE) -> Calibration:
-    """The shipped calibration; identity scaling with 0.5 thresholds when the file is absent."""
+    """The shipped calibration; identity scaling with 0.5 thresholds when the file is absent.
+    Read once per process: default_rules() asks for it on every event."""
     if not path.is_file():
         return Calibration()
     data = json.loads(path.read_text(encoding="utf-8"))
     return Calibration.from_dict(data)
-
