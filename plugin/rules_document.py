@@ -158,8 +158,14 @@ class _Dumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
+# Characters YAML reads as line breaks: in a plain, single-quoted or block scalar they come back
+# as a space or a newline, so a text holding one is written double-quoted, where they are escaped.
+_YAML_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
 def _text(dumper: yaml.SafeDumper, value: str):
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+    style = '"' if any(c in value for c in _YAML_BREAKS) else "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
 _Dumper.add_representer(str, _text)
