@@ -58,14 +58,14 @@ def print_figures(label: str, figures: dict[str, float], count: int) -> None:
 def main() -> None:
     paths = [Path(p) for p in sys.argv[1:]] or [p for p in DEFAULTS if p.is_file()]
     # Train (if needed) in a child, so this process measures only what serving needs.
-    subprocess.run([sys.executable, "-c", "from plugin.classify import base_model; base_model()"], cwd=ROOT,
+    subprocess.run([sys.executable, "-c", "from plugin.core.classify import base_model; base_model()"], cwd=ROOT,
                    check=True)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     start = time.perf_counter()
-    from plugin.classify import default_classifier
-    from plugin.decision import with_rules
-    from plugin.rules import default_rules
+    from plugin.core.classify import default_classifier
+    from plugin.core.decision import with_rules
+    from plugin.core.rules import default_rules
 
     classifier = default_classifier()
     rules = default_rules()

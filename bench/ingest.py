@@ -30,7 +30,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from plugin.signatures import sign  # noqa: E402
+from plugin.core.signatures import sign  # noqa: E402
 from tests.fakes.zendesk import FakeZendesk  # noqa: E402
 from tests.service import Service, clean_environment, free_port  # noqa: E402
 

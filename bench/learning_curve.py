@@ -8,7 +8,7 @@ would (rules' thresholds applied); every suggestion an agent would correct — a
 letter, a general letter, a note on a non-complaint, or a complaint with no note — becomes a
 correction through the same code path as the product: POST /api/feedback (bearer token) on a
 real Flask app with its own temporary SQLite database. At each checkpoint the account's model
-is retrained as the worker does (plugin.learning.train_account). Once the last checkpoint is
+is retrained as the worker does (plugin.services.learning.train_account). Once the last checkpoint is
 reached, every checkpoint's model is measured on the same rest of the stream (the messages after
 that point): coverage, noise, specific precision, right-specific (as bench/classify_eval.py).
 
@@ -45,11 +45,12 @@ def needs_correction(gold: str, c) -> bool:
 
 def run(rows: list[dict], checkpoints: list[int], examples: list[tuple[str, str]] | None = None,
         seed: int = 10, out=print) -> dict[int, dict[str, float]]:
-    from plugin import create_app, learning
-    from plugin.classify import Classifier, base_model
+    from plugin import create_app
     from plugin.config import load_settings
-    from plugin.decision import with_rules
-    from plugin.rules import default_rules
+    from plugin.core.classify import Classifier, base_model
+    from plugin.core.decision import with_rules
+    from plugin.core.rules import default_rules
+    from plugin.services import learning
 
     stream = list(rows)
     random.Random(seed).shuffle(stream)
@@ -109,7 +110,7 @@ def main() -> None:
     parser.add_argument("--checkpoints", default="0,100,200,300")
     parser.add_argument("--examples", default=None, help="train the base model on this examples folder instead")
     args = parser.parse_args()
-    from plugin.classify import load_examples
+    from plugin.core.classify import load_examples
 
     rows = [json.loads(line) for line in Path(args.file).read_text().splitlines() if line.strip()]
     examples = load_examples(Path(args.examples)) if args.examples else None

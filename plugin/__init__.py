@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 
 from plugin.config import Settings, load_settings
-
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+from plugin.core.paths import TEMPLATES_DIR
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -24,8 +22,8 @@ class _SessionInterface(SecureCookieSessionInterface):
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Flask:
     from flask_wtf.csrf import CSRFError, CSRFProtect
 
-    from plugin import admin, api, health, sidebar, webhooks
     from plugin.runtime import build_runtime
+    from plugin.web import admin, api, health, sidebar, webhooks
 
     settings = settings or load_settings()
     app = Flask(__name__, instance_relative_config=False, template_folder=str(TEMPLATES_DIR))

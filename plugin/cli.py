@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import click
 
@@ -66,7 +67,7 @@ def worker() -> None:
     settings = _settings()
     _configure_logging(settings)
     runtime = build_runtime(settings)
-    from plugin.classify import default_classifier
+    from plugin.core.classify import default_classifier
 
     default_classifier()  # train or load the model now, not on the first ticket
     runtime.tasks.recover()
@@ -108,9 +109,7 @@ def app_group() -> None:
               help="Zip to write; default dist/amends-zendesk-app-<version>.zip.")
 def app_package(output: str | None) -> None:
     """Validate the app like Zendesk does, then build the zip to upload as a private app."""
-    from pathlib import Path
-
-    from plugin import zendesk_app
+    from plugin.connectors import zendesk_app
 
     try:
         path, report = zendesk_app.package(Path(output) if output else None)
@@ -135,8 +134,8 @@ def rules_group() -> None:
 
 def _rules_target():
     from plugin import db
-    from plugin.accounts import console_account
-    from plugin.rules import load_rules
+    from plugin.core.rules_layer import load_rules
+    from plugin.services.accounts import console_account
 
     settings = _settings()
     engine = db.make_engine(settings.database_url)
@@ -152,9 +151,7 @@ def _rules_target():
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 def rules_export(file: str | None) -> None:
     """Write the complete rules document to FILE, or to standard output."""
-    from pathlib import Path
-
-    from plugin import rulebook
+    from plugin.services import rulebook
 
     engine, base, helpdesk, account = _rules_target()
     try:
@@ -178,9 +175,7 @@ def rules_export(file: str | None) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def rules_import(file: str) -> None:
     """Validate FILE and make it the rules; on any error exit 1, naming the line, and change nothing."""
-    from pathlib import Path
-
-    from plugin import rulebook
+    from plugin.services import rulebook
 
     try:
         text = Path(file).read_text(encoding="utf-8")
@@ -208,10 +203,11 @@ def draft(ticket_file: str, category: str | None, audience: str | None, as_json:
     """Draft the note for one ticket, without touching Zendesk."""
     import json
 
-    from plugin.compose import Options
-    from plugin.drafting import draft as make_draft
-    from plugin.drafting import load_ticket_file
-    from plugin.rules import CATEGORIES, load_rules
+    from plugin.core.compose import Options
+    from plugin.core.rules import CATEGORIES
+    from plugin.core.rules_layer import load_rules
+    from plugin.services.drafting import draft as make_draft
+    from plugin.services.drafting import load_ticket_file
 
     settings = _settings()
     if category and category not in CATEGORIES + ("other",):
@@ -240,7 +236,7 @@ def classify_command(text: str | None, jsonl) -> None:
     """Classify TEXT, or every line of a JSONL file (one JSON result per line, in order)."""
     import json
 
-    from plugin.classify import default_classifier
+    from plugin.core.classify import default_classifier
 
     if (text is None) == (jsonl is None):
         raise click.UsageError('give either TEXT or --jsonl FILE')
@@ -268,8 +264,9 @@ def classify_command(text: str | None, jsonl) -> None:
 @click.option("--account", default=None, help="Account (subdomain); default AMENDS_ZENDESK_SUBDOMAIN.")
 def train(helpdesk: str, account: str | None) -> None:
     """Retrain an account's classifier with its agents' corrections (also builds the base model)."""
-    from plugin import db, learning
-    from plugin.classify import base_model
+    from plugin import db
+    from plugin.core.classify import base_model
+    from plugin.services import learning
 
     settings = _settings()
     _configure_logging(settings)
@@ -288,10 +285,8 @@ def train(helpdesk: str, account: str | None) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 def lint_command(paths: tuple[str, ...]) -> None:
     """Lint letters: the shipped templates (no PATH), or the given templates (.j2) and letters."""
-    from pathlib import Path
-
-    from plugin.drafting import lint_letter_file, lint_template, shipped_templates
-    from plugin.rules import default_rules
+    from plugin.core.letters import lint_letter_file, lint_template, shipped_templates
+    from plugin.core.rules import default_rules
 
     targets = [Path(p) for p in paths] or shipped_templates()
     checked = []

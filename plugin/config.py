@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 from dotenv import dotenv_values
 
+from plugin.core.sidebar_auth import load_public_key
 from plugin.errors import ConfigError
 
 SUBDOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -167,8 +168,6 @@ def validate(s: Settings) -> None:
 
 def _check_app_public_key(s: Settings) -> None:
     """The sidebar refuses every token it cannot check, so a bad key must stop start-up instead."""
-    from plugin.sidebar_auth import load_public_key
-
     try:
         load_public_key(s.zendesk_app_public_key)
     except ValueError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -123,9 +124,18 @@ class Suggestion:
     tags: tuple[str, ...]
     to_fill: tuple[str, ...] = ()
     compensation: str = ""
-    lint: tuple = ()  # plugin.lint.Finding
+    lint: tuple = ()  # plugin.core.lint.Finding
     audience: str = ""
     tone: str = ""
+
+
+@dataclass(frozen=True)
+class Previous:
+    """An apology suggestion (its ticket, when, which category) the same requester got recently."""
+
+    ticket_id: str
+    created_at: datetime
+    category: str
 
 
 @dataclass(frozen=True)

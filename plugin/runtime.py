@@ -11,7 +11,9 @@ from plugin import db
 from plugin.config import Settings
 from plugin.connectors import REGISTRY
 from plugin.connectors.base import Connector
+from plugin.core.rules_layer import load_rules
 from plugin.queue import make_huey
+from plugin.services.rulebook import Rulebooks
 from plugin.tasks import Tasks
 
 
@@ -21,6 +23,7 @@ class Runtime:
     engine: Engine
     huey: Huey
     tasks: Tasks
+    rulebooks: Rulebooks
     connectors: dict[str, Connector] = field(default_factory=dict)
 
 
@@ -29,7 +32,8 @@ def build_runtime(settings: Settings, migrate: bool = True, immediate: bool = Fa
     if migrate:
         db.upgrade(engine)
     huey = make_huey(settings, immediate=immediate)
-    tasks = Tasks(settings, huey, engine)
+    rulebooks = Rulebooks(engine, load_rules(settings.rules_file))
+    tasks = Tasks(settings, huey, engine, rulebooks)
     # Web-side connectors only parse and verify; the worker makes its own per thread.
     connectors = {slug: cls(settings, engine=engine) for slug, cls in REGISTRY.items()}
-    return Runtime(settings, engine, huey, tasks, connectors)
+    return Runtime(settings, engine, huey, tasks, rulebooks, connectors)

@@ -21,11 +21,10 @@ from huey.api import Huey
 from huey.storage import SqliteStorage
 from sqlalchemy.engine import Engine
 
-from plugin import db, pipeline, rulebook
+from plugin import db
 from plugin.config import Settings
 from plugin.connectors import get_connector
-from plugin.errors import ConfigError
-from plugin.rules import Rules, load_rules
+from plugin.services import learning, pipeline, rulebook
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +32,12 @@ SWEEP_STALE_SECONDS = 60.0
 
 
 class Tasks:
-    def __init__(self, settings: Settings, huey: Huey, engine: Engine):
+    def __init__(self, settings: Settings, huey: Huey, engine: Engine, rulebooks: rulebook.Rulebooks):
         self.settings = settings
         self.huey = huey
         self.engine = engine
+        self.rulebooks = rulebooks
         # One name per worker process; a claim's lease records it.
-        self.rules = load_rules(settings.rules_file)  # the base the console's documents apply over
-        self._books: dict[tuple[str, str], rulebook.Book] = {}
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._local = threading.local()
         # Same reason as db._write: SQLite's busy handler stalls; take turns in-process.
@@ -72,26 +70,12 @@ class Tasks:
             return "missing"
         connector = self.connector(row["helpdesk"])
         result = pipeline.process_event(self.engine, connector, self.settings, event_id, self.owner,
-                                        rules=self.rules_for(row["helpdesk"], row["account"]))
+                                        rules=self.rulebooks.rules_for(row["helpdesk"], row["account"]))
         if result.outcome == "retry":
             self.enqueue(event_id, time.time() + result.delay)
         elif result.outcome == "not_claimed":
             self._wake_later(event_id)
         return result.outcome
-
-    def rules_for(self, helpdesk: str, account: str) -> Rules:
-        """The account's effective rules. One cheap query per event (the document's version)
-        notices a save made in the console or the CLI, so no restart is needed."""
-        version = db.rule_document_version(self.engine, helpdesk, account)
-        book = self._books.get((helpdesk, account))
-        if book is None or book.version != version:
-            try:
-                book = rulebook.load(self.engine, self.rules, helpdesk, account)
-            except ConfigError as exc:  # stored before a stricter check, or the base changed under it
-                log.error("%s/%s: console rules unusable, using the base rules: %s", helpdesk, account, exc)
-                book = rulebook.Book(version, self.rules, self.rules)
-            self._books[(helpdesk, account)] = book
-        return book.rules
 
     def _wake_later(self, event_id: int) -> None:
         """A wake-up that came early (the queue's clock is coarse, or another worker's
@@ -112,8 +96,6 @@ class Tasks:
         return len(due)
 
     def _train(self, helpdesk: str, account: str) -> int:
-        from plugin import learning
-
         return learning.train_account(self.engine, helpdesk, account)
 
     def _sweep(self) -> int:

@@ -19,14 +19,14 @@ import pytest
 import sqlalchemy as sa
 
 from plugin.config import load_settings
-from plugin.signatures import sign
+from plugin.core.signatures import sign
 
 
 def pytest_sessionstart(session):
     """Train (or load the cached) classifier once before any test runs: a fresh clone has no
     cached model, and training it (about a minute on 2 cores) must not count against the
     timeouts of whichever test happens to classify first."""
-    from plugin.classify import base_model
+    from plugin.core.classify import base_model
 
     base_model()
 

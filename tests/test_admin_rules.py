@@ -1,7 +1,7 @@
 """Console area "mapping rules": the rules table, one rule's editor with its live preview and lint
 confirmation, custom categories, incidents, import/export and the audit log.
 
-Every change is read back through plugin.rulebook (what the worker uses), and every change
+Every change is read back through plugin.services.rulebook (what the worker uses), and every change
 must leave an audit entry with before and after.
 """
 
@@ -12,9 +12,10 @@ import re
 
 import pytest
 
-from plugin import db, rulebook
-from plugin.compose import shipped_source
-from plugin.rules import CATEGORIES
+from plugin import db
+from plugin.core.compose import shipped_source
+from plugin.core.rules import CATEGORIES
+from plugin.services import rulebook
 
 ACCOUNT = ("zendesk", "acme")
 BARE_LETTER = """{% extends "_base.txt.j2" %}
@@ -28,7 +29,7 @@ def engine_of(client):
 
 
 def current(client):
-    base = client.application.extensions["amends"].tasks.rules
+    base = client.application.extensions["amends"].rulebooks.base
     return rulebook.load(engine_of(client), base, *ACCOUNT)
 
 

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 import pytest
 
 from plugin import db
-from plugin.admin import watch
 from plugin.models import Classification, Person, Suggestion, TicketEvent
+from plugin.web.admin import watch
 from tests.conftest import ADMIN_PASSWORD, csrf_token
 
 DAY = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc).timestamp()
@@ -24,7 +24,7 @@ def engine_of(client):
 
 
 def add_event(engine, ticket, status, *, category=None, confidence=0.9, received_at=DAY, to_note=None,
-              error=None, http_status=None, account="acme", general=False):
+              error=None, http_status=None, account="acme", general=False, skip=None, skip_category=None):
     """One event taken as far as `status`, the way the pipeline records it."""
     event = TicketEvent(helpdesk="zendesk", account=account, ticket_id=str(ticket), kind="ticket.created",
                         delivery_keys=(f"k{account}{ticket}",), subject=f"Subject of {ticket}",
@@ -45,7 +45,8 @@ def add_event(engine, ticket, status, *, category=None, confidence=0.9, received
     if status == db.RETRYING:
         db.schedule_retry(engine, claim, 30, error or "503 from Zendesk", now=received_at)
     elif status != db.PROCESSING:
-        assert db.finish(engine, claim, status, error, now=received_at + (to_note or 1))
+        assert db.finish(engine, claim, status, error, now=received_at + (to_note or 1), skip=skip,
+                         skip_category=skip_category)
     return event_id
 
 
@@ -64,7 +65,7 @@ def flashes(html):
 def test_log_lists_every_ticket_newest_first_with_status_and_why(admin_client):
     engine = engine_of(admin_client)
     posted = add_event(engine, 101, db.POSTED, category="delivery_delay", confidence=0.87, to_note=2)
-    skipped = add_event(engine, 102, db.SKIPPED, error="not a complaint that calls for an apology")
+    skipped = add_event(engine, 102, db.SKIPPED, skip="not_a_complaint")
     failed = add_event(engine, 103, db.FAILED, category="wrong_item", error="Zendesk refused the note: 422",
                        http_status=422)
     retrying = add_event(engine, 104, db.RETRYING, category="billing_error", error="503 from Zendesk")
@@ -91,7 +92,7 @@ def test_log_filters_by_status_and_category(admin_client):
     late = add_event(engine, 1, db.POSTED, category="delivery_delay", to_note=1)
     add_event(engine, 2, db.POSTED, category="wrong_item", to_note=1)
     late_failed = add_event(engine, 3, db.FAILED, category="delivery_delay", error="boom")
-    add_event(engine, 4, db.SKIPPED, error="rule for billing_error is disabled")
+    add_event(engine, 4, db.SKIPPED, skip="rule_disabled", skip_category="billing_error")
 
     def shown(query):
         return [int(i) for i in re.findall(r'<tr id="event-(\d+)"', page(admin_client, "/admin/suggestions" + query))]
@@ -140,7 +141,7 @@ def test_detail_shows_note_evidence_and_attempts(admin_client):
 
 
 def test_detail_of_a_skipped_ticket_says_why_no_note(admin_client):
-    event_id = add_event(engine_of(admin_client), 5, db.SKIPPED, error="not a complaint that calls for an apology")
+    event_id = add_event(engine_of(admin_client), 5, db.SKIPPED, skip="not_a_complaint")
     html = page(admin_client, f"/admin/suggestions/{event_id}")
     assert "No note was composed for this ticket: not a complaint" in html
     assert "/retry" not in html
@@ -299,10 +300,10 @@ def test_stats_figures_for_a_period(admin_client):
         add_event(engine, n, db.POSTED, category="delivery_delay" if n <= 3 else "wrong_item", to_note=seconds,
                   general=n == 2)
     add_event(engine, 6, db.FAILED, category="wrong_item", error="Zendesk refused the note: 422")
-    add_event(engine, 7, db.SKIPPED, error="not a complaint that calls for an apology")
-    add_event(engine, 8, db.SKIPPED, error="not a complaint that calls for an apology")
-    add_event(engine, 9, db.SKIPPED, error="confidence 0.41 below the rule's 0.60")
-    add_event(engine, 10, db.SKIPPED, error="rule for billing_error is disabled")
+    add_event(engine, 7, db.SKIPPED, skip="not_a_complaint")
+    add_event(engine, 8, db.SKIPPED, skip="not_a_complaint")
+    add_event(engine, 9, db.SKIPPED, skip="below_threshold")
+    add_event(engine, 10, db.SKIPPED, skip="rule_disabled", skip_category="billing_error")
     add_event(engine, 11, db.POSTED, category="delivery_delay", to_note=500, received_at=DAY + 86400)  # next day
 
     raw = db.period_figures(engine, "zendesk", "acme", DAY - 3600, DAY + 3600)
@@ -327,8 +328,8 @@ def test_stats_figures_for_a_period(admin_client):
 
 
 def add_outcome(engine, event_id, ticket, category, ratio):
-    """An agent reply measured at `ratio` (what plugin/outcomes.py stores for a webhook)."""
-    from plugin import outcomes
+    """An agent reply measured at `ratio` (what plugin/services/outcomes.py stores for a webhook)."""
+    from plugin.services import outcomes
 
     accepted, edited = outcomes.judge(ratio)
     assert db.record_outcome(engine, dict(
@@ -338,7 +339,7 @@ def add_outcome(engine, event_id, ticket, category, ratio):
 
 
 def test_stats_show_acceptance_edits_and_feedback_per_category(admin_client):
-    from plugin import outcomes
+    from plugin.services import outcomes
 
     engine = engine_of(admin_client)
     for ticket, ratio in [(1, 1.0), (2, 0.8), (3, 0.3)]:
@@ -441,7 +442,7 @@ def test_try_says_when_it_would_abstain(admin_client):
 def test_try_uses_the_current_rules(admin_client, monkeypatch):
     from dataclasses import replace
 
-    rules = admin_client.application.extensions["amends"].tasks.rules
+    rules = admin_client.application.extensions["amends"].rulebooks.base
     off = replace(rules, categories={**rules.categories,
                                      "delivery_delay": replace(rules.rule("delivery_delay"), enabled=False)})
     monkeypatch.setattr(watch, "_current_rules", lambda: off)

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plugin.classify import Classifier, default_classifier, load_examples
-from plugin.classify.calibration import load as load_calibration
-from plugin.classify.model import fingerprint, train
+from plugin.core.classify import Classifier, default_classifier, load_examples
+from plugin.core.classify.calibration import load as load_calibration
+from plugin.core.classify.model import fingerprint, train
+from plugin.core.rules import CATEGORIES
 from plugin.models import GENERAL, NONE, SPECIFIC
-from plugin.rules import CATEGORIES
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval"
@@ -175,7 +175,7 @@ def test_tags_add_phrase_evidence():
 
 
 def test_the_examples_readme_lists_every_file_with_its_count():
-    examples = ROOT / "plugin" / "classify" / "examples"
+    examples = ROOT / "plugin" / "core" / "classify" / "examples"
     readme = (examples / "README.md").read_text()
     listed = dict(re.findall(r"\| `([^`]+\.jsonl)` \| (\d+) \|", readme))
     actual = {p.name: str(sum(1 for line in p.read_text().splitlines() if line.strip()))

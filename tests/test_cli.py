@@ -33,13 +33,13 @@ def test_dotenv_in_working_directory_is_read(tmp_path):
 def test_db_upgrade_creates_the_embedded_database(tmp_path):
     result = amends(["db", "upgrade"], tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "revision 0005" in result.stdout
+    assert "revision 0006" in result.stdout
     assert (tmp_path / "instance" / "amends.db").is_file()
 
 
 def test_draft_json_has_the_contract_fields(tmp_path):
-    from pathlib import Path
     import json
+    from pathlib import Path
 
     ticket = Path(__file__).parent / "fixtures" / "tickets" / "delivery_delay.customer.json"
     result = amends(["draft", "--ticket", str(ticket), "--category", "delivery_delay", "--json"], tmp_path,

@@ -7,10 +7,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from plugin.compose import Options, Previous, audience_for, compose
-from plugin.lint import TEMPLATE_SYNTAX
-from plugin.models import Classification, Person, Ticket
-from plugin.rules import apply, default_rules
+from plugin.core.compose import Options, audience_for, compose
+from plugin.core.lint import TEMPLATE_SYNTAX
+from plugin.core.rules import default_rules
+from plugin.core.rules_layer import apply
+from plugin.models import Classification, Person, Previous, Ticket
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
 LATE = Classification("delivery_delay", 0.8, "refund_delay", ("not arrived",))

@@ -84,7 +84,39 @@ def test_upgrade_is_idempotent_and_schema_matches_models(engine):
     from alembic.migration import MigrationContext
 
     db.upgrade(engine)
-    assert db.current_revision(engine) == "0005"
+    assert db.current_revision(engine) == "0006"
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
     assert diff == []
+
+
+def test_migration_0006_turns_skip_sentences_into_codes_and_keeps_json(settings):
+    """Rows written by 0005 (skip reasons as sentences, JSON as text) read the same after 0006."""
+    import json
+
+    import sqlalchemy as sa
+
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine, "0005")
+    sentences = {"1": "not a complaint that calls for an apology", "2": "the rule for billing_error is disabled",
+                 "3": "confidence 0.41 below the rule's 0.60", "4": "something an old version said"}
+    with engine.begin() as conn:
+        for ticket, sentence in sentences.items():
+            event_id = conn.execute(sa.text(
+                "INSERT INTO events (helpdesk, account, ticket_id, kind, payload, status, attempts, received_at, "
+                "updated_at, note_marker, last_error) VALUES ('zendesk', 'acme', :t, 'ticket.created', :p, "
+                "'skipped', 1, 1, 1, :m, :e) RETURNING id"),
+                {"t": ticket, "p": json.dumps({"subject": "S" + ticket}), "m": "m" + ticket, "e": sentence}).scalar()
+        conn.execute(sa.text(
+            "INSERT INTO suggestions (event_id, helpdesk, account, ticket_id, category, confidence, evidence, subject,"
+            " letter, note, tags, created_at, to_fill, lint) VALUES (:e, 'zendesk', 'acme', '4', 'wrong_item', 0.9,"
+            " '[\"size\"]', 's', 'l', 'n', '[\"amends_suggested\"]', 1, '[]', '[]')"), {"e": event_id})
+    db.upgrade(engine)
+    rows = {r["ticket_id"]: r for r in db.list_events(engine)}
+    assert [(rows[t]["skip_reason"], rows[t]["skip_category"]) for t in "1234"] == [
+        ("not_a_complaint", None), ("rule_disabled", "billing_error"), ("below_threshold", None), ("other", None)]
+    assert [rows[t]["last_error"] for t in "1234"] == [None, None, None, "something an old version said"]
+    assert rows["1"]["payload"] == {"subject": "S1"}
+    stored = db.get_suggestion(engine, rows["4"]["id"])
+    assert stored["tags"] == ["amends_suggested"] and stored["evidence"] == ["size"]
+    engine.dispose()

@@ -6,15 +6,16 @@ from datetime import datetime, timezone
 
 import pytest
 
-from plugin import db, pipeline
-from plugin.classify import default_classifier
-from plugin.classify.calibration import Calibration, Platt
-from plugin.compose import Options, Previous, compose
+from plugin import db
 from plugin.connectors.zendesk import ZendeskConnector, ticket_from_show_response
-from plugin.decision import NOT_A_COMPLAINT, skip_reason, with_rules
-from plugin.models import DECISIONS, GENERAL, NONE, SPECIFIC, Classification, Person, Ticket, TicketEvent
-from plugin.rules import GENERAL_LETTER, CategoryRule, Rules, default_rules, loads
-from plugin.rules_layer import RulesError
+from plugin.core.classify import default_classifier
+from plugin.core.classify.calibration import Calibration, Platt
+from plugin.core.compose import Options, compose
+from plugin.core.decision import SkipReason, skip_reason, with_rules
+from plugin.core.rules import GENERAL_LETTER, CategoryRule, Rules, default_rules
+from plugin.core.rules_layer import RulesError, loads
+from plugin.models import DECISIONS, GENERAL, NONE, SPECIFIC, Classification, Person, Previous, Ticket, TicketEvent
+from plugin.services import pipeline
 from tests.fixtures.tickets.regen import CASES
 
 READINGS = [
@@ -94,8 +95,10 @@ def test_shipped_rules_carry_the_calibrated_thresholds_and_accept_an_admins():
 
 def test_skip_reasons():
     off = Rules({"wrong_item": CategoryRule(enabled=False, threshold=0.5)})
-    assert skip_reason(Classification("other", 0.9), off) == NOT_A_COMPLAINT
-    assert skip_reason(with_rules(reading(confidence=0.9), off), off) == "the rule for wrong_item is disabled"
+    assert skip_reason(Classification("other", 0.9), off) is SkipReason.NOT_A_COMPLAINT
+    assert skip_reason(with_rules(reading(confidence=0.9), off), off) is SkipReason.RULE_DISABLED
+    assert SkipReason.RULE_DISABLED.sentence("wrong_item") == "the rule for wrong_item is disabled"
+    assert SkipReason("not_a_complaint").sentence() == "not a complaint that calls for an apology"
     assert skip_reason(reading(confidence=0.3, decision=GENERAL), off) is None  # the general letter is still posted
 
 

@@ -2,11 +2,12 @@
 
 import pytest
 
-from plugin.compensation import suggest
+from plugin.core.compensation import suggest
+from plugin.core.facts import extract, numbers_in
+from plugin.core.rules import Compensation, default_rules
+from plugin.core.rules_layer import apply, load_rules
 from plugin.errors import ConfigError
-from plugin.facts import extract, numbers_in
 from plugin.models import Person, Ticket
-from plugin.rules import Compensation, apply, default_rules, load_rules
 
 
 def facts(subject="", description="", fields=(), field_id=""):

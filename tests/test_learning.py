@@ -2,8 +2,9 @@
 
 import pytest
 
-from plugin import db, learning
-from plugin.classify import default_classifier
+from plugin import db
+from plugin.core.classify import default_classifier
+from plugin.services import learning
 
 JARGON = [
     "my quibbleflux is blorping again", "the quibbleflux started blorping this morning",
@@ -52,12 +53,12 @@ def test_feedback_validation(api_app, body, reason):
 
 
 def test_a_correction_may_name_a_custom_category_of_that_account(api_app):
-    from plugin import rulebook
+    from plugin.services import rulebook
 
     runtime = api_app.extensions["amends"]
     document = "format: 1\ncategories:\n  loyalty_points:\n    label: Loyalty points missing\n" \
                "    phrases: {\"loyalty points\": 2.0}\n"
-    rulebook.import_document(runtime.engine, runtime.tasks.rules, "zendesk", "acme", document, actor="test")
+    rulebook.import_document(runtime.engine, runtime.rulebooks.base, "zendesk", "acme", document, actor="test")
     client = api_app.test_client()
     body = {"ticket_id": "7", "category": "loyalty_points", "description": "my points vanished"}
     assert post(client, body).status_code == 201

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from plugin.compose import Options, compose, environment
 from plugin.connectors.zendesk import ticket_from_show_response
+from plugin.core.compose import Options, compose, environment
+from plugin.core.rules import CATEGORIES
 from plugin.models import Classification
-from plugin.rules import CATEGORIES
 from tests.fixtures.tickets.regen import CASES, FIXTURES, draft_letter
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "apologies" / "en"
@@ -41,7 +41,7 @@ def test_exact_letter(category, audience):
 @pytest.mark.parametrize("no_fault", [False, True])
 @pytest.mark.parametrize("repeat", [False, True])
 def test_every_variant_lints_clean(category, audience, tone, no_fault, repeat):
-    from plugin.compose import Previous
+    from plugin.models import Previous
 
     ticket = ticket_from_show_response(CASES.get((category, audience)) or CASES[("delivery_delay", audience)])
     previous = Previous("1", datetime(2026, 11, 1, tzinfo=timezone.utc), category) if repeat else None

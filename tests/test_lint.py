@@ -2,7 +2,7 @@
 
 import pytest
 
-from plugin.lint import lint
+from plugin.core.lint import lint
 
 GOOD = """Hi Maria,
 

@@ -12,11 +12,12 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from plugin import db, outcomes
+from plugin import db
 from plugin.connectors import zendesk_webhooks
 from plugin.connectors.zendesk import ZendeskConnector
 from plugin.errors import PayloadError
 from plugin.models import Classification, Person, Suggestion, TicketEvent
+from plugin.services import outcomes
 from tests.conftest import fixture_bytes, fixture_json, signed_headers
 
 # The letter Amends wrote for ticket 35436; the fixture's reply is it with the placeholders filled.
@@ -89,8 +90,8 @@ def comment_body(**changes) -> bytes:
 
 
 def test_comment_event_is_parsed(connector):
-    event = connector.parse_event({"X-Zendesk-Webhook-Invocation-Id": "inv-7"},
-                                  fixture_bytes("ticket_comment_added_event.json"))
+    event = connector.parse_event({"X-Zendesk-Webhook-Invocation-Id": "inv-7"}, account="acme",
+                                  body=fixture_bytes("ticket_comment_added_event.json"))
     assert isinstance(event, outcomes.CommentEvent)
     assert (event.helpdesk, event.account, event.ticket_id, event.comment_id) == ("zendesk", "acme", "35436",
                                                                                   "41874412339412")
@@ -102,7 +103,7 @@ def test_comment_event_is_parsed(connector):
 
 
 def test_integer_ids_are_read_as_text(connector):
-    event = connector.parse_event({}, comment_body(event__comment__id=41874412339412,
+    event = connector.parse_event({}, account="acme", body=comment_body(event__comment__id=41874412339412,
                                                    event__comment__author__id=378451920015))
     assert (event.comment_id, event.author_id) == ("41874412339412", "378451920015")
 
@@ -119,7 +120,7 @@ def test_integer_ids_are_read_as_text(connector):
 ])
 def test_malformed_comment_events_are_refused_with_the_reason(connector, changes, reason):
     with pytest.raises(PayloadError, match=reason.replace("(", r"\(").replace(")", r"\)")):
-        connector.parse_event({}, comment_body(**changes))
+        connector.parse_event({}, account="acme", body=comment_body(**changes))
 
 
 # --- the subscription -------------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """pipeline.process_event against the loopback fake Zendesk, with a real database."""
 
-import json
 
 import pytest
 
-from plugin import db, pipeline
+from plugin import db
 from plugin.connectors.zendesk import ZendeskConnector
 from plugin.models import Person, TicketEvent
+from plugin.services import pipeline
 
 TICKET = 35436
 
@@ -60,7 +60,7 @@ def test_thin_event_fetches_the_ticket_and_posts_one_private_note(stack):
     row = db.get_event(engine, event_id)
     assert row["status"] == "posted" and row["attempts"] == 1
     stored = db.get_suggestion(engine, event_id)
-    assert stored["category"] == "delivery_delay" and json.loads(stored["tags"])[0] == "amends_suggested"
+    assert stored["category"] == "delivery_delay" and stored["tags"][0] == "amends_suggested"
 
 
 def test_full_event_is_not_fetched(stack):

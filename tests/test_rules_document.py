@@ -9,15 +9,20 @@ import re
 from datetime import datetime, timezone
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from plugin import db, rulebook
-from plugin.classify import load_examples
-from plugin.compose import compose, shipped_source
-from plugin.drafting import classifier_for_rules, lint_template, shipped_templates
+from plugin import db
+from plugin.core.classify import load_examples
+from plugin.core.compose import compose, shipped_source
+from plugin.core.letters import lint_template, shipped_templates
+from plugin.core.rules import CATEGORIES, RulesError, default_rules
+from plugin.core.rules_document import dump, parse
+from plugin.core.rules_layer import apply, load_rules, loads
 from plugin.models import Classification, Person, Ticket
-from plugin.rules import CATEGORIES, RulesError, apply, default_rules, load_rules, loads
-from plugin.rules_document import dump, parse
+from plugin.services import rulebook
+from plugin.services.drafting import classifier_for_rules
 
 ACCOUNT = ("zendesk", "acme")
 NOW = datetime(2026, 11, 22, tzinfo=timezone.utc)
@@ -235,13 +240,10 @@ def test_extra_phrases_reach_the_classifier_and_negative_ones_are_not_evidence()
 
 # --- the worker and compose ----------------------------------------------------------------------------
 
-def test_worker_reloads_when_the_version_changes(settings, engine):
-    from plugin.queue import make_huey
-    from plugin.tasks import Tasks
-
-    tasks = Tasks(settings, make_huey(settings), engine)
+def test_the_rules_reload_when_the_version_changes(settings, engine):
+    tasks = rulebook.Rulebooks(engine, load_rules(settings.rules_file))
     assert tasks.rules_for(*ACCOUNT).rule("billing_error").tone == "warm"
-    rulebook.import_document(engine, tasks.rules, *ACCOUNT, "categories:\n  billing_error:\n    tone: formal\n",
+    rulebook.import_document(engine, tasks.base, *ACCOUNT, "categories:\n  billing_error:\n    tone: formal\n",
                              actor="t")
     assert tasks.rules_for(*ACCOUNT).rule("billing_error").tone == "formal"
     cached = tasks.rules_for(*ACCOUNT)
@@ -249,7 +251,7 @@ def test_worker_reloads_when_the_version_changes(settings, engine):
     assert tasks.rules_for("zendesk", "other-account").rule("billing_error").tone == "warm"
     with engine.begin() as conn:  # a document that no longer validates: the worker keeps going on the base
         conn.execute(db.rule_documents.update().values(version=9, document="categories: {nope!: 1}"))
-    assert tasks.rules_for(*ACCOUNT) == tasks.rules
+    assert tasks.rules_for(*ACCOUNT) == tasks.base
 
 
 def test_pipeline_posts_with_the_saved_rules_without_restart(make_settings, fake_zendesk):
@@ -260,7 +262,7 @@ def test_pipeline_posts_with_the_saved_rules_without_restart(make_settings, fake
     settings = make_settings(zendesk_api_url=fake_zendesk.url)
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
-    tasks = Tasks(settings, make_huey(settings), engine)
+    tasks = Tasks(settings, make_huey(settings), engine, rulebook.Rulebooks(engine, load_rules(settings.rules_file)))
 
     def deliver(ticket_id):
         fake_zendesk.add_ticket(ticket_id, subject="Order #A1234 still not here",
@@ -274,14 +276,13 @@ def test_pipeline_posts_with_the_saved_rules_without_restart(make_settings, fake
         return tasks.process.call_local(db.accept_event(engine, event).event_id)
 
     assert deliver(1) == "posted"
-    rulebook.import_document(engine, tasks.rules, *ACCOUNT, DOCUMENT.replace("threshold: 0.3", "threshold: 0.0"),
-                             actor="t")
+    base = tasks.rulebooks.base
+    rulebook.import_document(engine, base, *ACCOUNT, DOCUMENT.replace("threshold: 0.3", "threshold: 0.0"), actor="t")
     assert deliver(2) == "posted"
     [note] = [c for c in fake_zendesk.comments(2) if c.get("public") is False]
     assert "I have asked our courier to deliver it first thing tomorrow" in note["body"]
     assert {"shipping", "vip"} <= set(fake_zendesk.ticket_tags(2))
-    rulebook.import_document(engine, tasks.rules, *ACCOUNT, "categories:\n  delivery_delay:\n    enabled: false\n",
-                             actor="t")
+    rulebook.import_document(engine, base, *ACCOUNT, "categories:\n  delivery_delay:\n    enabled: false\n", actor="t")
     assert deliver(3) == "skipped"
     engine.dispose()
 

@@ -2,8 +2,15 @@
 
 import pytest
 
-from plugin.secretbox import (PREFIX, NoSecretKey, SecretBox, SecretBoxError, SecretKeyChanged, derive_key,
-                              is_encrypted)
+from plugin.core.secretbox import (
+    PREFIX,
+    NoSecretKey,
+    SecretBox,
+    SecretBoxError,
+    SecretKeyChanged,
+    derive_key,
+    is_encrypted,
+)
 
 KEY = "s" * 40
 

@@ -20,12 +20,14 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from plugin import db, learning, sidebar_auth
-from plugin.compose import Options, compose
+from plugin import db
 from plugin.config import load_settings
+from plugin.core import sidebar_auth
+from plugin.core.compose import Options, compose
+from plugin.core.sidebar_auth import SidebarRefused, SidebarSession
 from plugin.errors import ConfigError
 from plugin.models import Classification, Person, Suggestion, Ticket, TicketEvent
-from plugin.sidebar_auth import SidebarRefused, SidebarSession
+from plugin.services import learning
 
 AUDIENCE = "https://acme.zendesk.com/api/v2/apps/installations/4242.json"
 SECRET_KEY = "k" * 40
@@ -214,8 +216,8 @@ def test_a_valid_token_opens_the_page_framed_by_that_account_only(client):
     assert response.headers["Content-Security-Policy"].endswith("frame-ancestors https://acme.zendesk.com")
     assert response.headers["Cache-Control"] == "no-store"
     assert "Set-Cookie" not in response.headers  # a cookie would be third-party in Zendesk's iframe
-    assert client.get("/zendesk/sidebar/sidebar.js").mimetype == "text/javascript"
-    assert client.get("/zendesk/sidebar/sidebar.css").mimetype == "text/css"
+    assert client.get("/zendesk/sidebar/static/sidebar.js").mimetype == "text/javascript"
+    assert client.get("/zendesk/sidebar/static/sidebar.css").mimetype == "text/css"
 
 
 # --- /suggestion and /render ----------------------------------------------------------------
@@ -276,7 +278,7 @@ def test_switching_category_audience_and_tone_renders_what_the_pipeline_would(si
     ticket = Ticket("5101", LATE["subject"], LATE["description"], Person(id="7101", name="Noor Haddad"),
                     assignee=Person(name="Sam Rivera"))
     expected = compose(ticket, Classification("wrong_item", 1.0, runner_up="delivery_delay"), "draft",
-                       rules=rt.tasks.rules_for("zendesk", "acme"), options=Options(), audience="client",
+                       rules=rt.rulebooks.rules_for("zendesk", "acme"), options=Options(), audience="client",
                        tone="formal")
     assert view["letter"] == expected.letter and view["to_fill"] == list(expected.to_fill)
     warm = ask(client, "render", {"ticket_id": "5101", "ticket": LATE, "category": "wrong_item",

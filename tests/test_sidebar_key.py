@@ -16,12 +16,12 @@ import time
 import pytest
 import requests
 
-from plugin import sidebar_auth
 from plugin.config import load_settings
 from plugin.connectors.zendesk import ZendeskConnector
+from plugin.core import sidebar_auth
+from plugin.core.sidebar_auth import AppKeySource, KeyUnavailable
 from plugin.errors import AuthError, ConfigError, NotFound
-from plugin.sidebar import KEY_SOURCE
-from plugin.sidebar_auth import AppKeySource, KeyUnavailable
+from plugin.web.sidebar import KEY_SOURCE
 from tests.fakes.zendesk import FakeZendesk
 from tests.test_sidebar import KEY, OTHER_KEY, PEM, SECRET_KEY, _pem, zendesk_token
 

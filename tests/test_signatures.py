@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from plugin.core.signatures import sign, verify
 from plugin.errors import SignatureError
-from plugin.signatures import sign, verify
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=timezone.utc)
 TS = "2026-11-22T12:00:00Z"

@@ -6,8 +6,10 @@ from datetime import timezone
 import pytest
 
 from plugin import db
+from plugin.core.rules_layer import load_rules
 from plugin.models import Person, TicketEvent
 from plugin.queue import make_huey
+from plugin.services.rulebook import Rulebooks
 from plugin.tasks import SWEEP_STALE_SECONDS, Tasks
 
 
@@ -17,7 +19,7 @@ def tasks(settings):
     db.upgrade(engine)
     huey = make_huey(settings)
     huey.flush()
-    yield Tasks(settings, huey, engine)
+    yield Tasks(settings, huey, engine, Rulebooks(engine, load_rules(settings.rules_file)))
     engine.dispose()
 
 

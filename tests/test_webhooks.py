@@ -34,7 +34,7 @@ def test_trigger_body_is_accepted(app, client):
     response = post(client, fixture_bytes("trigger_body.json"))
     assert response.status_code == 202
     [row] = events(app)
-    payload = json.loads(row["payload"])
+    payload = row["payload"]
     assert payload["requester"]["name"]
     assert payload["description"]
 

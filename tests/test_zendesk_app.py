@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from plugin import zendesk_app
-from plugin.zendesk_app import build_zip, check, load
+from plugin.connectors import zendesk_app
+from plugin.connectors.zendesk_app import build_zip, check, load
 from tests.service import ROOT, clean_environment
 
 FILES = ["assets/logo-small.png", "assets/logo.png", "manifest.json", "translations/en.json"]
@@ -247,7 +247,7 @@ def amends(args: list[str], cwd: Path, app_root: Path | None = None):
     if app_root is None:
         command = [sys.executable, "-m", "plugin.cli", *args]
     else:
-        command = [sys.executable, "-c", "import sys; from pathlib import Path; import plugin.zendesk_app as z; "
+        command = [sys.executable, "-c", "import sys; from pathlib import Path; import plugin.connectors.zendesk_app as z; "
                    "z.APP_ROOT = Path(sys.argv[1]); from plugin.cli import main; main(sys.argv[2:])",
                    str(app_root), *args]
     return subprocess.run(command, cwd=cwd, env=clean_environment({}), capture_output=True, text=True, timeout=60)

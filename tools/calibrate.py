@@ -1,8 +1,8 @@
 """Fit the classifier's calibration and default thresholds on our own held-out examples.
 
-    .venv/bin/python tools/calibrate.py            # writes plugin/classify/calibration.json
+    .venv/bin/python tools/calibrate.py            # writes plugin/core/classify/calibration.json
 
-Five folds over plugin/classify/examples/ (stratified, fixed order): each fold's model is
+Five folds over plugin/core/classify/examples/ (stratified, fixed order): each fold's model is
 trained on the other four and scores the fold it never saw. On those out-of-fold scores:
 - Platt scaling for "is it a complaint?" (raw 1 - P(other)) and for "which category, given it
   is one?" (raw P(best) / (1 - P(other))), each a one-feature logistic regression;
@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from plugin.classify import Classifier, load_examples  # noqa: E402
-from plugin.classify.calibration import CALIBRATION_FILE, Calibration, Platt, _logit  # noqa: E402
-from plugin.classify.model import fingerprint, train  # noqa: E402
+from plugin.core.classify import Classifier, load_examples  # noqa: E402
+from plugin.core.classify.calibration import CALIBRATION_FILE, Calibration, Platt, _logit  # noqa: E402
+from plugin.core.classify.model import fingerprint, train  # noqa: E402
 
 FOLDS = 5
 MISSED_COMPLAINT_COST = 3.0

@@ -1,6 +1,8 @@
 """The Connector interface every helpdesk implements, and the HTTP error mapping they share.
 
-Parsing methods make no network calls. `fetch_ticket`, `find_note` and the
+`delivery_id`, `verify` and `parse_event` do no I/O at all: the webhook secret and the account
+are arguments, which the caller reads first (`webhook_secret()`, `account`, which may look up a
+connection stored in the console). `fetch_ticket`, `find_note` and the
 posting methods are the only network calls, through an injected
 `requests.Session`, and they raise the typed errors of plugin.errors.
 """
@@ -15,19 +17,32 @@ from typing import Mapping
 import requests
 
 from plugin.errors import AuthError, NotFound, PermanentError, RateLimited, TransientError
-from plugin.models import Ticket, TicketEvent
+from plugin.models import CommentEvent, Ticket, TicketEvent
 
 
 class Connector(ABC):
     slug: str = ""
 
+    @property
     @abstractmethod
-    def verify(self, headers: Mapping[str, str], body: bytes) -> None:
-        """Raise SignatureError unless the raw body is signed by the helpdesk."""
+    def account(self) -> str:
+        """The helpdesk account this connector works for (e.g. the Zendesk subdomain)."""
 
     @abstractmethod
-    def parse_event(self, headers: Mapping[str, str], body: bytes) -> TicketEvent | None:
-        """The event, or None for an event type we ignore; PayloadError when malformed."""
+    def webhook_secret(self) -> str:
+        """The secret the helpdesk signs webhooks with."""
+
+    @abstractmethod
+    def delivery_id(self, headers: Mapping[str, str]) -> str:
+        """The helpdesk's id for this delivery (for logs), or "-"."""
+
+    @abstractmethod
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
+        """Raise SignatureError unless the raw body is signed with `secret`."""
+
+    @abstractmethod
+    def parse_event(self, headers: Mapping[str, str], body: bytes, account: str) -> TicketEvent | CommentEvent | None:
+        """The event for `account`, or None for an event type we ignore; PayloadError when malformed."""
 
     @abstractmethod
     def fetch_ticket(self, event: TicketEvent) -> Ticket:

@@ -26,21 +26,21 @@ from typing import Any, Mapping
 import requests
 from sqlalchemy.engine import Engine
 
-from plugin import signatures
 from plugin.config import Settings
 from plugin.connectors.base import Connector, send
 from plugin.connectors.zendesk_console import ConsoleConnection
+from plugin.core import signatures
+from plugin.core.secretbox import SecretBoxError
 from plugin.errors import AuthError, PayloadError, SignatureError
-from plugin.secretbox import SecretBoxError
-from plugin.models import Person, Ticket, TicketEvent
-from plugin.models import CommentEvent
+from plugin.models import CommentEvent, Person, Ticket, TicketEvent
 
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 EVENT_TYPE_PREFIX = "zen:event-type:"
 SUPPORTED_KINDS = frozenset({"ticket.created"})
-COMMENT_KIND = "ticket.comment_added"  # parsed into a CommentEvent (plugin/models.py), measured by plugin/outcomes.py
+# Parsed into a CommentEvent (plugin/models.py), measured by plugin/services/outcomes.py.
+COMMENT_KIND = "ticket.comment_added"
 MAX_COMMENT_PAGES = 20
 
 
@@ -69,18 +69,8 @@ class ZendeskConnector(Connector):
             return self.settings.zendesk_subdomain
         return self.console.account
 
-    # --- no network --------------------------------------------------------
-
-    def verify(self, headers: Mapping[str, str], body: bytes) -> None:
-        signatures.verify(
-            self._webhook_secret(),
-            headers.get(SIGNATURE_HEADER),
-            headers.get(TIMESTAMP_HEADER),
-            body,
-            tolerance_seconds=self.settings.webhook_tolerance_seconds,
-        )
-
-    def _webhook_secret(self) -> str:
+    def webhook_secret(self) -> str:
+        """AMENDS_ZENDESK_WEBHOOK_SECRET, else the secret of the webhook made on /admin/connect."""
         if self.settings.zendesk_webhook_secret or self.console is None:
             return self.settings.zendesk_webhook_secret
         try:
@@ -88,7 +78,22 @@ class ZendeskConnector(Connector):
         except SecretBoxError as exc:
             raise SignatureError(str(exc)) from None
 
-    def parse_event(self, headers: Mapping[str, str], body: bytes) -> TicketEvent | CommentEvent | None:
+    # --- no I/O: the secret and the account are arguments ---------------------------
+
+    def delivery_id(self, headers: Mapping[str, str]) -> str:
+        return headers.get(INVOCATION_HEADER) or "-"
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
+        signatures.verify(
+            secret,
+            headers.get(SIGNATURE_HEADER),
+            headers.get(TIMESTAMP_HEADER),
+            body,
+            tolerance_seconds=self.settings.webhook_tolerance_seconds,
+        )
+
+    def parse_event(self, headers: Mapping[str, str], body: bytes,
+                    account: str) -> TicketEvent | CommentEvent | None:
         try:
             data = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -100,15 +105,15 @@ class ZendeskConnector(Connector):
         if invocation:
             keys.append(f"invocation:{invocation.strip()}")
         if isinstance(data.get("type"), str) and "detail" in data:
-            return self._parse_subscription(data, keys)
+            return self._parse_subscription(data, keys, account)
         if isinstance(data.get("ticket"), dict):
-            return self._parse_trigger(data, keys)
+            return self._parse_trigger(data, keys, account)
         raise PayloadError(
             "unrecognised body: expected a Zendesk event ('type' and 'detail') "
             "or the trigger body from the README ('ticket')"
         )
 
-    def _parse_subscription(self, data: dict[str, Any], keys: list[str]) -> TicketEvent | CommentEvent | None:
+    def _parse_subscription(self, data: dict[str, Any], keys: list[str], account: str) -> TicketEvent | CommentEvent | None:
         event_type = data["type"]
         kind = event_type[len(EVENT_TYPE_PREFIX):] if event_type.startswith(EVENT_TYPE_PREFIX) else event_type
         if kind not in SUPPORTED_KINDS and kind != COMMENT_KIND:
@@ -120,11 +125,11 @@ class ZendeskConnector(Connector):
         if data.get("id"):
             keys.append(f"event:{data['id']}")
         if kind == COMMENT_KIND:
-            return self._parse_comment(data, detail, ticket_id, keys)
+            return self._parse_comment(data, detail, ticket_id, keys, account)
         via = detail.get("via") if isinstance(detail.get("via"), dict) else {}
         return TicketEvent(
             helpdesk=self.slug,
-            account=self.account,
+            account=account,
             ticket_id=ticket_id,
             kind=kind,
             delivery_keys=tuple(keys),
@@ -137,7 +142,7 @@ class ZendeskConnector(Connector):
         )
 
     def _parse_comment(self, data: dict[str, Any], detail: dict[str, Any], ticket_id: str,
-                       keys: list[str]) -> CommentEvent:
+                       keys: list[str], account: str) -> CommentEvent:
         """`event.comment` carries the comment; ids arrive as strings in Zendesk's examples,
         as integers from some senders: both are read as text."""
         event = data.get("event")
@@ -158,7 +163,7 @@ class ZendeskConnector(Connector):
         is_staff = author.get("is_staff")
         return CommentEvent(
             helpdesk=self.slug,
-            account=self.account,
+            account=account,
             ticket_id=ticket_id,
             comment_id=comment_id,
             body=body or "",
@@ -170,7 +175,7 @@ class ZendeskConnector(Connector):
             delivery_keys=tuple(keys),
         )
 
-    def _parse_trigger(self, data: dict[str, Any], keys: list[str]) -> TicketEvent | None:
+    def _parse_trigger(self, data: dict[str, Any], keys: list[str], account: str) -> TicketEvent | None:
         kind = _text(data.get("event")) or "ticket.created"
         if kind not in SUPPORTED_KINDS:
             return None
@@ -183,7 +188,7 @@ class ZendeskConnector(Connector):
         name = _text(requester.get("name")) or _text(requester.get("first_name"))
         return TicketEvent(
             helpdesk=self.slug,
-            account=self.account,
+            account=account,
             ticket_id=ticket_id,
             kind=kind,
             delivery_keys=tuple(keys),

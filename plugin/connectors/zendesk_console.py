@@ -2,7 +2,7 @@
 
 One row of `connections` per account holds a JSON object. Secret values in it
 (client secret, access and refresh tokens, the PKCE verifier of a pending
-authorisation, the webhook signing secret) are encrypted with plugin.secretbox;
+authorisation, the webhook signing secret) are encrypted with plugin.core.secretbox;
 everything else (client id, public URL, expiry times, status, webhook id) is plain.
 
 Many worker threads and processes share one access token. When it is about to
@@ -32,8 +32,8 @@ from plugin import db
 from plugin.config import Settings
 from plugin.connectors import zendesk_oauth
 from plugin.connectors.zendesk_oauth import OAuthError, TokenGrant
+from plugin.core.secretbox import SecretBox
 from plugin.errors import AuthError, TransientError
-from plugin.secretbox import SecretBox
 
 HELPDESK = "zendesk"
 PENDING, CONNECTED, NEEDS_REAUTH = "pending", "connected", "needs_reauthorisation"

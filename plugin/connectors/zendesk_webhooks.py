@@ -31,7 +31,7 @@ from plugin.errors import NotFound, PermanentError
 
 WEBHOOK_NAME = "Amends"
 # ticket.created brings the tickets to write for; ticket.comment_added brings the agents' replies,
-# whose outcome (how much of our letter they kept) plugin/outcomes.py measures. A webhook made
+# whose outcome (how much of our letter they kept) plugin/services/outcomes.py measures. A webhook made
 # before the second one existed lacks it: _drifted() sees that and the set-up updates it.
 SUBSCRIPTIONS = ["zen:event-type:ticket.created", "zen:event-type:ticket.comment_added"]
 TEST_EVENT_TYPE = "zen:event-type:amends.connection_test"  # an event type Amends answers "ignored"

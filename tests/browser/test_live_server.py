@@ -3,7 +3,6 @@ via the in-process worker, and rows added with the helpers show up in the consol
 
 from __future__ import annotations
 
-
 import pytest
 import requests
 

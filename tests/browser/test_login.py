@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-
 from plugin import db
 from tests.browser.live import add_event, add_failed_event, expect, screenshot, sign_in
 

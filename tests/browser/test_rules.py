@@ -8,14 +8,15 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from plugin import db, rulebook
+from plugin import db
+from plugin.services import rulebook
 from tests.browser.live import expect, screenshot
 
 ACCOUNT = ("zendesk", "acme")
 
 
 def rules_of(server):
-    return rulebook.load(server.engine, server.runtime.tasks.rules, *ACCOUNT).rules
+    return rulebook.load(server.engine, server.runtime.rulebooks.base, *ACCOUNT).rules
 
 
 def test_edit_a_rule_with_the_live_preview(signed_in_page, live_server):

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from plugin import db
-from plugin.compose import Options, compose
+from plugin.core.compose import Options, compose
 from plugin.models import Classification, Person, Ticket
 from tests.browser.live import expect, screenshot
 from tests.conftest import wait_until
@@ -91,7 +91,7 @@ def test_switch_category_and_insert_the_letter_into_the_reply(page, live_server)
                     assignee=Person(name="Sam Rivera"))
     settings = live_server.settings
     expected = compose(ticket, Classification("wrong_item", 1.0, runner_up="delivery_delay"), "draft",
-                       rules=live_server.runtime.tasks.rules_for("zendesk", "acme"),
+                       rules=live_server.runtime.rulebooks.rules_for("zendesk", "acme"),
                        options=Options(settings.company_name, settings.sign_off, settings.order_field_id),
                        audience="client").letter
     calls = page.evaluate("window.__calls")

@@ -18,8 +18,10 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from plugin import db, pipeline
+from plugin import db
+from plugin.db import console, lifecycle, reports, suggestion_data
 from plugin.models import Person, TicketEvent
+from plugin.services import pipeline
 from tests.browser.live import expect, screenshot
 from tests.conftest import fixture_json, signed_headers, wait_until
 
@@ -99,7 +101,7 @@ def at(day: int, hour: int, minute: int) -> float:
 
 
 class Clock:
-    """time.time() for plugin.db and plugin.pipeline while the week is seeded: starts where it
+    """time.time() for plugin.db and plugin.services.pipeline while the week is seeded: starts where it
     is set, and moves 0.4 s each time it is read, so every stored time is the same each run."""
 
     def __init__(self):
@@ -151,7 +153,8 @@ def seed_week(server, fake, monkeypatch) -> dict[int, int]:
     ids = {}
     tasks = server.runtime.tasks
     with monkeypatch.context() as patch:
-        patch.setattr(db, "time", clock)
+        for module in (lifecycle, suggestion_data, reports, console):  # the storage modules that read the clock
+            patch.setattr(module, "time", clock)
         patch.setattr(pipeline, "time", clock)
         patch.setattr(tasks, "owner", "worker-host:4242:0a1b2c3d")  # host:pid:random, shown per attempt
         for number, (ticket, received, subject, description, name, refusal) in enumerate(WEEK):

@@ -16,8 +16,8 @@ def connector(make_settings, fake_zendesk):
 
 
 def test_event_subscription_is_parsed_with_string_ids(connector):
-    event = connector.parse_event({"X-Zendesk-Webhook-Invocation-Id": "inv-9"},
-                                  fixture_bytes("ticket_created_event.json"))
+    event = connector.parse_event({"X-Zendesk-Webhook-Invocation-Id": "inv-9"}, account="acme",
+                                  body=fixture_bytes("ticket_created_event.json"))
     assert (event.helpdesk, event.account, event.ticket_id, event.kind) == ("zendesk", "acme", "35436",
                                                                             "ticket.created")
     assert event.delivery_keys == ("invocation:inv-9", "event:5e1f0d3a-8c2b-4f6e-9a7d-2b4c6e8f0a11")
@@ -28,7 +28,7 @@ def test_event_subscription_is_parsed_with_string_ids(connector):
 
 
 def test_trigger_body_is_parsed_and_complete(connector):
-    event = connector.parse_event({}, fixture_bytes("trigger_body.json"))
+    event = connector.parse_event({}, account="acme", body=fixture_bytes("trigger_body.json"))
     assert event.ticket_id == "35436" and event.kind == "ticket.created"
     assert event.requester.name == "Maria Gonzalez" and event.requester.first_name == "Maria"
     assert event.organization == "Gonzalez Catering LLC"
@@ -38,7 +38,7 @@ def test_trigger_body_is_parsed_and_complete(connector):
 
 
 def test_ignored_event_type_gives_none(connector):
-    assert connector.parse_event({}, fixture_bytes("ticket_status_changed_event.json")) is None
+    assert connector.parse_event({}, account="acme", body=fixture_bytes("ticket_status_changed_event.json")) is None
 
 
 def test_show_ticket_response_maps_requester_org_and_fields():
@@ -58,7 +58,7 @@ def test_fetch_ticket_against_the_fake(connector, fake_zendesk):
     fake_zendesk.add_ticket(12, subject="Broken", description="It arrived broken",
                             requester={"id": 3, "name": "Li Wei", "email": "li@example.com", "locale": "en-GB"},
                             organization={"id": 4, "name": "Wei Ltd"}, custom_fields=[{"id": 99, "value": "A-1"}])
-    event = connector.parse_event({}, b'{"ticket": {"id": "12"}}')
+    event = connector.parse_event({}, account="acme", body=b'{"ticket": {"id": "12"}}')
     ticket = connector.fetch_ticket(event)
     assert ticket.requester.name == "Li Wei" and ticket.requester.locale == "en-GB"
     assert ticket.organization == "Wei Ltd" and ticket.custom_fields == (("99", "A-1"),)
