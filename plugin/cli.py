@@ -200,12 +200,11 @@ def rules_import(file: str) -> None:
               help="Override the rule's audience.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the note.")
 def draft(ticket_file: str, category: str | None, audience: str | None, as_json: bool) -> None:
-    """Draft the note for one ticket, without touching Zendesk."""
+    """Draft the note for one ticket, without touching Zendesk: as the pipeline would post it for the
+    console's account (its rules, corrections and repeat memory, when the database exists)."""
     import json
 
-    from plugin.core.compose import Options
     from plugin.core.rules import CATEGORIES
-    from plugin.core.rules_layer import load_rules
     from plugin.services.drafting import draft as make_draft
     from plugin.services.drafting import load_ticket_file
 
@@ -220,11 +219,9 @@ def draft(ticket_file: str, category: str | None, audience: str | None, as_json:
     if not isinstance(data, dict) or not isinstance(data.get("ticket"), dict):
         raise click.ClickException(f'{ticket_file}: expected a Zendesk show-ticket response {{"ticket": {{...}}}}')
     try:
-        rules = load_rules(settings.rules_file)
+        result = make_draft(data, settings, category=category, audience=audience)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    result = make_draft(data, rules, Options.from_settings(settings),
-                        category=category, audience=audience)
     click.echo(json.dumps(result, ensure_ascii=False) if as_json else result["note"])
 
 

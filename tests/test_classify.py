@@ -181,3 +181,13 @@ def test_the_examples_readme_lists_every_file_with_its_count():
     actual = {p.name: str(sum(1 for line in p.read_text().splitlines() if line.strip()))
               for p in examples.glob("*.jsonl")}
     assert listed == actual
+
+
+def test_a_tag_naming_a_category_nudges_it_and_says_so():
+    classifier = default_classifier()
+    words = ("Order 7781", "Please look at order 7781, the lamp is not right at all.")
+    plain = classifier.classify(*words)
+    tagged = classifier.classify(*words, ("lighting", "Damaged-Item"))
+    assert plain.category == "wrong_item"
+    assert tagged.category == "damaged_item" and "tag damaged_item" in tagged.evidence
+    assert classifier.classify(*words, ("other", "amends_suggested")).category == plain.category

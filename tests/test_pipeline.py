@@ -223,4 +223,4 @@ def test_second_complaint_from_the_same_requester_is_a_repeat(stack):
     assert f"(ticket #{TICKET}, delivery_delay)" in note["body"]
     assert "is not the first time" in note["body"]
     stored = db.get_suggestion(engine, event_id)
-    assert stored["requester_key"] == "501" and stored["compensation"].startswith("a refund of the shipping cost")
+    assert stored["requester_key"] == "maria@example.com" and stored["compensation"].startswith("a refund of the shipping cost")

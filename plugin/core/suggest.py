@@ -39,8 +39,10 @@ class Suggested:
 
 
 def requester_key(ticket: Ticket) -> str:
-    """Who the repeat-apology memory follows: the helpdesk's user id, else the email."""
-    return ticket.requester.id or ticket.requester.email.lower()
+    """Who the repeat-apology memory follows: the requester's email (what the helpdesk's events,
+    the sidebar and an admin trying a ticket all know), else the helpdesk's user id."""
+    email = ticket.requester.email.strip().lower()
+    return email or ticket.requester.id
 
 
 def read(ticket: Ticket, rules: Rules, classifier: Classifier) -> Classification:

@@ -21,14 +21,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from plugin import db
 from plugin.config import Settings
 from plugin.connectors.base import Connector
-from plugin.core.compose import Options
 from plugin.core.decision import SkipReason
 from plugin.core.rules import Rules
 from plugin.core.rules_layer import load_rules
-from plugin.core.suggest import requester_key, suggest
+from plugin.core.suggest import requester_key
 from plugin.errors import HelpdeskError, PermanentError, RateLimited, RetryableError
 from plugin.models import Suggestion, Ticket
-from plugin.services import learning, rulebook
+from plugin.services import rulebook
+from plugin.services.suggesting import AccountContext
 
 log = logging.getLogger(__name__)
 
@@ -95,17 +95,12 @@ def _attempt(engine: Engine, connector: Connector, claim: db.Claim, settings: Se
         return _finish(engine, claim, db.POSTED, "already_posted")
 
     ticket = connector.fetch_ticket(event) if event.is_thin else Ticket.from_event(event)
-    classifier = learning.classifier_for(engine, event.helpdesk, event.account, rules.classifier_phrases())
-    requester = requester_key(ticket)
-    previous = db.previous_suggestion(engine, event.helpdesk, event.account, requester,
-                                      since=time.time() - settings.repeat_window_days * 86400,
-                                      exclude_event_id=claim.event_id) if requester else None
-    result = suggest(ticket, rules, classifier, marker=claim.note_marker, options=Options.from_settings(settings),
-                     previous=previous)
+    context = AccountContext(engine, settings, event.helpdesk, event.account, rules)
+    result = context.suggest(ticket, marker=claim.note_marker, exclude_event_id=claim.event_id)
     if result.suggestion is None:
         return _finish(engine, claim, db.SKIPPED, "skipped", result.reason, skip=result.skip,
                        category=result.classification.category)
-    db.save_suggestion(engine, claim, result.suggestion, requester,
+    db.save_suggestion(engine, claim, result.suggestion, requester_key(ticket),
                        text=f"{ticket.subject}\n{ticket.description}".strip())
     return _post(engine, connector, claim, result.suggestion)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import replace
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
@@ -27,13 +26,13 @@ from plugin import db
 from plugin.connectors.zendesk import ZendeskConnector
 from plugin.core import sidebar_auth
 from plugin.core.classify import Classifier
-from plugin.core.compose import Options
 from plugin.core.paths import PROJECT_ROOT
 from plugin.core.rules import GENERAL_LETTER
 from plugin.core.sidebar_auth import KeyUnavailable, SidebarRefused, SidebarSession
-from plugin.core.suggest import Suggested, read, requester_key, suggest
+from plugin.core.suggest import Suggested, read
 from plugin.models import GENERAL, Classification, Person, Ticket
 from plugin.services import learning
+from plugin.services.suggesting import AccountContext
 
 log = logging.getLogger(__name__)
 
@@ -270,12 +269,9 @@ def _composed(session: SidebarSession, ticket: Ticket, rules, category: str = ""
     if not (ticket.subject or ticket.description):
         raise _Refused(400, "no text to work from: the ticket has no subject or description yet")
     stored = db.ticket_suggestion(engine, session.helpdesk, session.account, ticket.id)
-    key = requester_key(ticket)
-    previous = db.previous_suggestion(engine, session.helpdesk, session.account, key,
-                                      since=time.time() - settings.repeat_window_days * 86400,
-                                      exclude_event_id=stored["event_id"] if stored else None) if key else None
-    result = suggest(ticket, rules, _classifier(session, rules), options=Options.from_settings(settings),
-                     previous=previous, category=category, audience=audience, tone=tone)
+    context = AccountContext(engine, settings, session.helpdesk, session.account, rules)
+    result = context.suggest(ticket, exclude_event_id=stored["event_id"] if stored else None, category=category,
+                             audience=audience, tone=tone)
     c, s = result.classification, result.suggestion
     label = ("General letter (category unclear)" if c.decision == GENERAL else
              "Not a complaint" if c.category == "other" else rules.label(c.category))

@@ -42,6 +42,9 @@ EXAMPLES_DIR = Path(__file__).parent / "examples"
 # Chosen on a held-out fifth of our own examples (other precision >= 0.90 there).
 OTHER_PRIOR_SHIFT = -0.5
 SECONDARY_MIN = 0.03  # the model must see the second complaint too (its probability), not only a phrase
+# A ticket tag that names a category (set by a helpdesk form or trigger) is a strong nudge, as an
+# admin's phrase is (DEFAULT_PHRASE_WEIGHT in plugin/core/rules.py); the words still decide against it.
+TAG_WEIGHT = 2.0
 
 
 def load_examples(directory: Path = EXAMPLES_DIR) -> list[tuple[str, str]]:
@@ -120,6 +123,9 @@ class Classifier:
         # the model sees the customer's words alone, as it was trained.
         tag_text = " ".join(t.replace("_", " ").replace("-", " ") for t in tags if not t.startswith("amends_"))
         boosts, found, other_boost = self.phrases.score(f"{text}\n{tag_text}" if tag_text else text)
+        for category in _named_by_tags(tags, self.index):  # e.g. a form's "problem type" set "damaged_item"
+            boosts[category] = boosts.get(category, 0.0) + TAG_WEIGHT
+            found.setdefault(category, []).append(f"tag {category}")
         scores = list(model_logits)
         names = self.classes
         custom = []
@@ -163,6 +169,12 @@ class Classifier:
         return Classification(names[best], p_best, runner_up=runner_up, margin=round(margin, 3),
                               evidence=evidence, secondary=secondary, decision=decision, candidates=candidates,
                               complaint=round(complaint, 3))
+
+
+def _named_by_tags(tags: tuple[str, ...], index: dict[str, int]) -> list[str]:
+    """Complaint categories a ticket tag names exactly ("damaged_item", "damaged-item")."""
+    named = {tag.strip().lower().replace("-", "_") for tag in tags}
+    return sorted(c for c in named if c in index and c != "other")
 
 
 def softmax(scores: list[float]) -> list[float]:

@@ -15,11 +15,10 @@ import numpy
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from plugin import db
-from plugin.core.compose import Options
 from plugin.core.decision import SkipReason
-from plugin.core.suggest import suggest
 from plugin.models import GENERAL, Person, Ticket
-from plugin.services import learning, outcomes
+from plugin.services import outcomes
+from plugin.services.suggesting import AccountContext
 from plugin.web.admin.base import actor, bp, event_reason, helpdesk_account, runtime
 
 log = logging.getLogger(__name__)
@@ -225,14 +224,14 @@ def _current_rules():
 
 @bp.route("/try", methods=["GET", "POST"])
 def try_ticket():
-    form = {key: request.form.get(key, "").strip() for key in ("subject", "description", "requester",
-                                                                "audience", "tone")}
+    form = {key: request.form.get(key, "").strip() for key in ("subject", "description", "requester", "email",
+                                                                "tags", "audience", "tone")}
     if request.method == "GET":
         return _render("admin/try.html", form=form, errors=[], result=None)
     errors = []
     if not (form["subject"] or form["description"]):
         errors.append("Paste at least a subject or a description.")
-    if len(form["subject"]) + len(form["description"]) > MAX_TEXT:
+    if len(form["subject"]) + len(form["description"]) + len(form["tags"]) > MAX_TEXT:
         errors.append(f"That is more than {MAX_TEXT} characters; paste the first message only.")
     if form["audience"] not in ("", "customer", "client"):
         errors.append("Audience must be customer or client (or the rule's choice).")
@@ -243,15 +242,16 @@ def try_ticket():
     return _render("admin/try.html", form=form, errors=[], result=try_text(**form))
 
 
-def try_text(subject: str, description: str, requester: str = "", audience: str = "", tone: str = "") -> dict:
-    """What the pipeline would decide and compose for this text (core.suggest with the account's
-    classifier and current rules); nothing stored or sent."""
+def try_text(subject: str, description: str, requester: str = "", audience: str = "", tone: str = "",
+             email: str = "", tags: str = "") -> dict:
+    """What the pipeline would decide and compose for this ticket: the account's classifier and
+    current rules, the requester's previous suggestion (by email); nothing stored or sent."""
     helpdesk, account = helpdesk_account()
-    settings, rules = runtime().settings, _current_rules()
-    ticket = Ticket(id="try", subject=subject, description=description, requester=Person(name=requester))
-    classifier = learning.classifier_for(runtime().engine, helpdesk, account, rules.classifier_phrases())
-    result = suggest(ticket, rules, classifier, options=Options.from_settings(settings), audience=audience,
-                     tone=tone)
+    ticket = Ticket(id="try", subject=subject, description=description,
+                    requester=Person(name=requester, email=email),
+                    tags=tuple(tag for tag in re.split(r"[\s,]+", tags) if tag))
+    context = AccountContext(runtime().engine, runtime().settings, helpdesk, account, _current_rules())
+    result = context.suggest(ticket, audience=audience, tone=tone)
     c = result.classification
     decision = (f"Amends would skip this ticket: {result.reason}." if result.skip else
                 "Amends would post the general letter: a complaint, but the category is unclear."

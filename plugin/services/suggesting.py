@@ -1,0 +1,50 @@
+"""What the pipeline knows when it suggests for an account's ticket, gathered in one place so
+every path that suggests (the pipeline, the sidebar, the console's "Try a ticket", `amends
+draft`) hands core.suggest the same things: the account's classifier (its agents' corrections
+included), its effective rules, the letter options, and the requester's previous suggestion
+for the repeat-apology memory."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from plugin import db
+from plugin.config import Settings
+from plugin.core.compose import Options
+from plugin.core.rules import Rules
+from plugin.core.suggest import DRAFT_MARKER, Suggested, requester_key, suggest
+from plugin.models import Previous, Ticket
+from plugin.services import learning
+
+
+def previous_for(engine: Engine, settings: Settings, helpdesk: str, account: str, ticket: Ticket,
+                 exclude_event_id: int | None = None) -> Previous | None:
+    """The requester's latest suggestion within AMENDS_REPEAT_WINDOW_DAYS (by helpdesk user id,
+    else email), leaving out the ticket's own event."""
+    key = requester_key(ticket)
+    if not key:
+        return None
+    return db.previous_suggestion(engine, helpdesk, account, key,
+                                  since=time.time() - settings.repeat_window_days * 86400,
+                                  exclude_event_id=exclude_event_id)
+
+
+@dataclass(frozen=True)
+class AccountContext:
+    """One account as the pipeline sees it."""
+
+    engine: Engine
+    settings: Settings
+    helpdesk: str
+    account: str
+    rules: Rules
+
+    def suggest(self, ticket: Ticket, *, marker: str = DRAFT_MARKER, exclude_event_id: int | None = None,
+                category: str = "", audience: str = "", tone: str = "") -> Suggested:
+        classifier = learning.classifier_for(self.engine, self.helpdesk, self.account, self.rules.classifier_phrases())
+        previous = previous_for(self.engine, self.settings, self.helpdesk, self.account, ticket, exclude_event_id)
+        return suggest(ticket, self.rules, classifier, marker=marker, options=Options.from_settings(self.settings),
+                       previous=previous, category=category, audience=audience, tone=tone)
