@@ -14,6 +14,7 @@ import click
 
 from plugin.config import Settings, load_settings
 from plugin.errors import ConfigError
+from plugin.models import AUDIENCES
 
 log = logging.getLogger("amends")
 
@@ -196,7 +197,7 @@ def rules_import(file: str) -> None:
 @click.option("--ticket", "ticket_file", required=True, type=click.Path(exists=True, dir_okay=False),
               help='Zendesk "show ticket" response with include=users,organizations.')
 @click.option("--category", default=None, help="Skip the classifier and use this category id.")
-@click.option("--audience", type=click.Choice(["customer", "client"]), default=None,
+@click.option("--audience", type=click.Choice(AUDIENCES), default=None,
               help="Override the rule's audience.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the note.")
 def draft(ticket_file: str, category: str | None, audience: str | None, as_json: bool) -> None:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
+
+# The closed sets every part shares; a new value is added here, and only here.
+Audience = Literal["customer", "client"]
+Tone = Literal["warm", "formal"]
+FeedbackKind = Literal["correction", "thumbs_up", "thumbs_down", "insert"]
+AUDIENCES: tuple[Audience, ...] = get_args(Audience)
+TONES: tuple[Tone, ...] = get_args(Tone)
+FEEDBACK_KINDS: tuple[FeedbackKind, ...] = get_args(FeedbackKind)
 
 
 @dataclass(frozen=True)
@@ -125,8 +133,8 @@ class Suggestion:
     to_fill: tuple[str, ...] = ()
     compensation: str = ""
     lint: tuple = ()  # plugin.core.lint.Finding
-    audience: str = ""
-    tone: str = ""
+    audience: Audience | Literal[""] = ""
+    tone: Tone | Literal[""] = ""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from plugin.core import facts as facts_mod
 from plugin.core.lint import Finding, lint
 from plugin.core.paths import TEMPLATES_DIR
 from plugin.core.rules import GENERAL_LETTER, Rules, default_rules, is_custom
-from plugin.models import GENERAL, Classification, Previous, Suggestion, Ticket
+from plugin.models import AUDIENCES, GENERAL, Classification, Previous, Suggestion, Ticket
 
 PLACEHOLDER_RE = re.compile(r"\[[a-z][a-z' -]*\]")
 DIVIDER = "-" * 40
@@ -94,7 +94,7 @@ def letter_template(rules: Rules, category: str, audience: str) -> Template:
 
 def audience_for(ticket: Ticket, configured: str) -> str:
     """The rule decides; 'auto' reads a requester with an organization as a business client."""
-    if configured in ("customer", "client"):
+    if configured in AUDIENCES:
         return configured
     return "client" if ticket.organization else "customer"
 

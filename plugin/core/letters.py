@@ -19,7 +19,7 @@ from plugin.core.compose import Options, compose
 from plugin.core.lint import Finding, lint
 from plugin.core.paths import TEMPLATES_DIR
 from plugin.core.rules import CATEGORIES, GENERAL_LETTER, CategoryRule, Compensation, Incident, Rules
-from plugin.models import Classification, Person, Previous, Ticket
+from plugin.models import AUDIENCES, TONES, Classification, Person, Previous, Ticket
 
 SAMPLE_TICKETS = (
     Ticket(id="1", subject="A problem with my order", description="Please help me with this.",
@@ -51,7 +51,7 @@ def lint_source(source: str, category: str, audience: str, rules: Rules, where: 
 
 def _variants(source: str, category: str, audience: str, rules: Rules):
     previous = Previous("1", datetime(2026, 1, 1, tzinfo=timezone.utc), category)
-    for ticket, tone, no_fault, repeat in product(SAMPLE_TICKETS, ("warm", "formal"), (False, True),
+    for ticket, tone, no_fault, repeat in product(SAMPLE_TICKETS, TONES, (False, True),
                                                   (False, True)):
         s = compose(ticket, Classification(category, 1.0), "lint", rules=rules, options=Options(),
                     audience=audience, tone=tone, no_fault=no_fault, previous=previous if repeat else None,
@@ -119,5 +119,5 @@ def _category_and_audience(path: Path) -> tuple[str, str]:
     parts = path.name.split(".")
     category = (parts[0] if parts[0] in CATEGORIES or parts[0] == GENERAL_LETTER
                 else "custom" if parts[0] == "_custom" else "delivery_delay")
-    audience = parts[1] if len(parts) > 1 and parts[1] in ("customer", "client") else "customer"
+    audience = parts[1] if len(parts) > 1 and parts[1] in AUDIENCES else "customer"
     return category, audience

@@ -51,6 +51,8 @@ from datetime import datetime
 
 from plugin.core.classify.calibration import load as load_calibration
 from plugin.errors import ConfigError
+from plugin.models import AUDIENCES as LETTER_AUDIENCES  # a letter is written for one of these
+from plugin.models import TONES as TONES  # re-exported: the rules document names them
 
 CATEGORIES = (
     "delivery_delay", "wrong_item", "out_of_stock", "damaged_item", "product_defect", "website_issue",
@@ -61,9 +63,7 @@ CATEGORIES = (
 # pair, apologising in neutral words with no category-specific remedy or compensation. Like
 # `other`, it is not a category an admin can define.
 GENERAL_LETTER = "general"
-AUDIENCES = ("auto", "customer", "client")
-LETTER_AUDIENCES = ("customer", "client")
-TONES = ("warm", "formal")
+AUDIENCES = ("auto",) + LETTER_AUDIENCES  # a rule may also let the ticket decide
 # FAQ 1 of the guidance: empathy without admitting liability where fault is legally sensitive.
 NO_FAULT_BY_DEFAULT = frozenset({"security_incident", "contract_issue"})
 FORMAT = 1

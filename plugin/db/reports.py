@@ -25,6 +25,7 @@ from plugin.db.schema import (
     outcomes,
     suggestions,
 )
+from plugin.models import FEEDBACK_KINDS
 
 # --- admin: suggestion log and stats (issue 5, watching the work) ------------------
 
@@ -193,7 +194,7 @@ def outcome_figures(engine: Engine, helpdesk: str, account: str, start: float, e
     def row(category: str) -> dict:
         return figures.setdefault(category, {
             "posted": 0, "replies": 0, "accepted": 0, "edited": 0, "ratio_sum": 0.0,
-            "insert": 0, "correction": 0, "thumbs_up": 0, "thumbs_down": 0})
+            **{kind: 0 for kind in FEEDBACK_KINDS}})
 
     def count_true(column):
         return sa.func.sum(sa.case((column.is_(True), 1), else_=0))
@@ -216,7 +217,7 @@ def outcome_figures(engine: Engine, helpdesk: str, account: str, start: float, e
         for category, kind, n in conn.execute(
                 sa.select(suggestions.c.category, feedback.c.kind, sa.func.count())
                 .select_from(posted.join(feedback, on_ticket))
-                .where(window, feedback.c.kind.in_(("insert", "correction", "thumbs_up", "thumbs_down")))
+                .where(window, feedback.c.kind.in_(FEEDBACK_KINDS))
                 .group_by(suggestions.c.category, feedback.c.kind)):
             row(category)[kind] = n
     return figures

@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from plugin import db
-from plugin.models import CommentEvent
+from plugin.models import FEEDBACK_KINDS, CommentEvent
 
 log = logging.getLogger(__name__)
 
@@ -134,16 +134,14 @@ def summarise(figures: dict[str, dict]) -> dict[str, Any]:
     A rate whose denominator is zero is None (shown as a dash, never as 0 %)."""
     def rates(category: str, f: dict) -> dict:
         return {
-            "category": category, **{k: f[k] for k in ("posted", "replies", "accepted", "edited", "insert",
-                                                         "correction", "thumbs_up", "thumbs_down")},
+            "category": category, **{k: f[k] for k in ("posted", "replies", "accepted", "edited") + FEEDBACK_KINDS},
             "acceptance": f["accepted"] / f["replies"] if f["replies"] else None,
             "edit_rate": f["edited"] / f["accepted"] if f["accepted"] else None,
             "mean_kept": f["ratio_sum"] / f["replies"] if f["replies"] else None,
         }
 
     rows = [rates(c, f) for c, f in sorted(figures.items(), key=lambda item: (-item[1]["posted"], item[0]))]
-    total: dict[str, Any] = {k: 0 for k in ("posted", "replies", "accepted", "edited", "insert", "correction",
-                                            "thumbs_up", "thumbs_down")}
+    total: dict[str, Any] = {k: 0 for k in ("posted", "replies", "accepted", "edited") + FEEDBACK_KINDS}
     total["ratio_sum"] = 0.0
     for f in figures.values():
         for key in total:

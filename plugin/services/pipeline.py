@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,9 +33,12 @@ from plugin.services.suggesting import AccountContext
 log = logging.getLogger(__name__)
 
 
+Outcome = Literal["posted", "already_posted", "skipped", "retry", "failed", "not_claimed", "lease_lost"]
+
+
 @dataclass(frozen=True)
 class Result:
-    outcome: str  # posted | already_posted | skipped | retry | failed | not_claimed | lease_lost
+    outcome: Outcome
     delay: float = 0.0
     reason: str = ""
 

@@ -16,10 +16,11 @@ from flask import Blueprint, current_app, jsonify, request
 from plugin import db
 from plugin.core import sidebar_auth
 from plugin.core.rules import CATEGORIES
+from plugin.models import FEEDBACK_KINDS
 from plugin.services import learning
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-KINDS = ("correction", "thumbs_up", "thumbs_down", "insert")
+KINDS = FEEDBACK_KINDS
 
 
 def _known_categories(runtime, helpdesk: str, account: str) -> set[str]:

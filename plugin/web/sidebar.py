@@ -30,7 +30,7 @@ from plugin.core.paths import PROJECT_ROOT
 from plugin.core.rules import GENERAL_LETTER
 from plugin.core.sidebar_auth import KeyUnavailable, SidebarRefused, SidebarSession
 from plugin.core.suggest import Suggested, read
-from plugin.models import GENERAL, Classification, Person, Ticket
+from plugin.models import AUDIENCES, GENERAL, TONES, Classification, Person, Ticket
 from plugin.services import learning
 from plugin.services.suggesting import AccountContext
 
@@ -41,8 +41,6 @@ bp = Blueprint("sidebar", __name__, url_prefix="/zendesk/sidebar",
                static_folder=str(PROJECT_ROOT / "static" / "sidebar"), static_url_path="/static")
 ZAF_SDK_URL = "https://static.zdassets.com/zendesk_app_framework_sdk/2.0/zaf_sdk.min.js"
 MAX_FIELD = 20_000
-AUDIENCES = ("customer", "client")
-TONES = ("warm", "formal")
 # What the page reads from the ZAF client, by the names it sends them under.
 TICKET_FIELDS = ("subject", "description", "requester_id", "requester_name", "requester_email", "assignee_name",
                  "organization", "order", "tags")

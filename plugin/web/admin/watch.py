@@ -16,7 +16,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from plugin import db
 from plugin.core.decision import SkipReason
-from plugin.models import GENERAL, Person, Ticket
+from plugin.models import AUDIENCES, GENERAL, TONES, Person, Ticket
 from plugin.services import outcomes
 from plugin.services.suggesting import AccountContext
 from plugin.web.admin.base import actor, bp, event_reason, helpdesk_account, runtime
@@ -233,9 +233,9 @@ def try_ticket():
         errors.append("Paste at least a subject or a description.")
     if len(form["subject"]) + len(form["description"]) + len(form["tags"]) > MAX_TEXT:
         errors.append(f"That is more than {MAX_TEXT} characters; paste the first message only.")
-    if form["audience"] not in ("", "customer", "client"):
+    if form["audience"] and form["audience"] not in AUDIENCES:
         errors.append("Audience must be customer or client (or the rule's choice).")
-    if form["tone"] not in ("", "warm", "formal"):
+    if form["tone"] and form["tone"] not in TONES:
         errors.append("Tone must be warm or formal (or the rule's choice).")
     if errors:
         return _render("admin/try.html", 400, form=form, errors=errors, result=None)
