@@ -87,6 +87,8 @@ def test_pipeline_sidebar_try_and_draft_agree(world):
         assert without_ref(drafted["note"]) == without_ref(tried["suggestion"].note) == without_ref(posted)
         assert sidebar["letter"] == drafted["letter"] == tried["suggestion"].letter
         assert sidebar["subject"] == drafted["subject"]
+        # Drafted again once it is posted: the ticket's own note is not an earlier apology.
+        assert without_ref(drafting.draft(show, settings)["note"]) == without_ref(posted)
     # What the tickets were meant to show: tags decided one, repeat memory another.
     assert db.ticket_suggestion(runtime.engine, "zendesk", "acme", "7002")["category"] == "damaged_item"
     repeat = [c["body"] for c in fake.comments(7003) if c.get("public") is False][0]

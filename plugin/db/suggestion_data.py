@@ -36,16 +36,17 @@ def save_suggestion(engine: Engine, c: Claim, s: Suggestion, requester_key: str 
 
 
 def previous_suggestion(engine: Engine, helpdesk: str, account: str, requester_key: str, since: float,
-                        exclude_event_id: int | None = None) -> Previous | None:
-    """The newest suggestion this requester got since `since`, for the repeat-apology memory."""
+                        exclude_ticket_id: str | None = None) -> Previous | None:
+    """The newest suggestion this requester got since `since` on another ticket than
+    `exclude_ticket_id`, for the repeat-apology memory."""
     query = (
         sa.select(suggestions.c.ticket_id, suggestions.c.created_at, suggestions.c.category)
         .where(suggestions.c.helpdesk == helpdesk, suggestions.c.account == account,
                suggestions.c.requester_key == requester_key, suggestions.c.created_at >= since)
         .order_by(suggestions.c.created_at.desc()).limit(1)
     )
-    if exclude_event_id is not None:
-        query = query.where(suggestions.c.event_id != exclude_event_id)
+    if exclude_ticket_id is not None:
+        query = query.where(suggestions.c.ticket_id != exclude_ticket_id)
     with engine.connect() as conn:
         row = conn.execute(query).first()
     if row is None:

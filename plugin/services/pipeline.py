@@ -99,7 +99,7 @@ def _attempt(engine: Engine, connector: Connector, claim: db.Claim, settings: Se
 
     ticket = connector.fetch_ticket(event) if event.is_thin else Ticket.from_event(event)
     context = AccountContext(engine, settings, event.helpdesk, event.account, rules)
-    result = context.suggest(ticket, marker=claim.note_marker, exclude_event_id=claim.event_id)
+    result = context.suggest(ticket, marker=claim.note_marker)
     if result.suggestion is None:
         return _finish(engine, claim, db.SKIPPED, "skipped", result.reason, skip=result.skip,
                        category=result.classification.category)

@@ -20,16 +20,15 @@ from plugin.models import Previous, Ticket
 from plugin.services import learning
 
 
-def previous_for(engine: Engine, settings: Settings, helpdesk: str, account: str, ticket: Ticket,
-                 exclude_event_id: int | None = None) -> Previous | None:
-    """The requester's latest suggestion within AMENDS_REPEAT_WINDOW_DAYS (by helpdesk user id,
-    else email), leaving out the ticket's own event."""
+def previous_for(engine: Engine, settings: Settings, helpdesk: str, account: str, ticket: Ticket) -> Previous | None:
+    """The requester's latest suggestion on another ticket within AMENDS_REPEAT_WINDOW_DAYS (by
+    email, else helpdesk user id): a ticket's own earlier suggestion is not a repeat."""
     key = requester_key(ticket)
     if not key:
         return None
     return db.previous_suggestion(engine, helpdesk, account, key,
                                   since=time.time() - settings.repeat_window_days * 86400,
-                                  exclude_event_id=exclude_event_id)
+                                  exclude_ticket_id=ticket.id)
 
 
 @dataclass(frozen=True)
@@ -42,9 +41,9 @@ class AccountContext:
     account: str
     rules: Rules
 
-    def suggest(self, ticket: Ticket, *, marker: str = DRAFT_MARKER, exclude_event_id: int | None = None,
-                category: str = "", audience: str = "", tone: str = "") -> Suggested:
+    def suggest(self, ticket: Ticket, *, marker: str = DRAFT_MARKER, category: str = "", audience: str = "",
+                tone: str = "") -> Suggested:
         classifier = learning.classifier_for(self.engine, self.helpdesk, self.account, self.rules.classifier_phrases())
-        previous = previous_for(self.engine, self.settings, self.helpdesk, self.account, ticket, exclude_event_id)
+        previous = previous_for(self.engine, self.settings, self.helpdesk, self.account, ticket)
         return suggest(ticket, self.rules, classifier, marker=marker, options=Options.from_settings(self.settings),
                        previous=previous, category=category, audience=audience, tone=tone)

@@ -266,10 +266,8 @@ def _composed(session: SidebarSession, ticket: Ticket, rules, category: str = ""
     engine, settings = runtime().engine, runtime().settings
     if not (ticket.subject or ticket.description):
         raise _Refused(400, "no text to work from: the ticket has no subject or description yet")
-    stored = db.ticket_suggestion(engine, session.helpdesk, session.account, ticket.id)
     context = AccountContext(engine, settings, session.helpdesk, session.account, rules)
-    result = context.suggest(ticket, exclude_event_id=stored["event_id"] if stored else None, category=category,
-                             audience=audience, tone=tone)
+    result = context.suggest(ticket, category=category, audience=audience, tone=tone)
     c, s = result.classification, result.suggestion
     label = ("General letter (category unclear)" if c.decision == GENERAL else
              "Not a complaint" if c.category == "other" else rules.label(c.category))
