@@ -13,6 +13,7 @@ Targets (issue #2): ratio >= 0.8, p99 ack < 50 ms.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import multiprocessing
 import os
@@ -146,10 +147,11 @@ def main() -> None:
         "AMENDS_LOG_LEVEL": "WARNING",
     }
     if args.distributed:
-        from tests.conftest import PG_URL, REDIS_URL, reset_distributed
+        from tests.scratch import Scratch
 
-        reset_distributed()
-        env.update(AMENDS_DATABASE_URL=PG_URL, AMENDS_QUEUE_URL=REDIS_URL)
+        scratch = Scratch("bench").create()  # our own database and Redis db, dropped at exit
+        atexit.register(scratch.drop)
+        env.update(AMENDS_DATABASE_URL=scratch.database_url, AMENDS_QUEUE_URL=scratch.queue_url)
     # Intake is measured with the web tier alone (as on a web machine at scale), then the
     # worker is started and drains; a last round repeats intake with `amends serve`,
     # web and worker sharing this machine, for the all-in-one figure.

@@ -1,13 +1,15 @@
 """Shared fixtures: settings per storage backend, the app, signed deliveries, the fake Zendesk.
 
 Storage-touching tests run twice: on the embedded defaults (SQLite + Huey's
-SQLite queue) and on PostgreSQL + Redis, taken from AMENDS_TEST_DATABASE_URL and
-AMENDS_TEST_QUEUE_URL (defaults: the local services). Where those are not
-reachable the second run is skipped with the reason.
+SQLite queue) and on PostgreSQL + Redis, in a database and a Redis db this run creates
+for itself on the servers AMENDS_TEST_DATABASE_URL and AMENDS_TEST_QUEUE_URL name
+(defaults: the local services; see tests/scratch.py), dropped at the end. Where those
+are not reachable the second run is skipped with the reason.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import time
@@ -16,10 +18,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from plugin.config import load_settings
 from plugin.core.signatures import sign
+from tests.scratch import Scratch, Unavailable
 
 
 def pytest_sessionstart(session):
@@ -32,44 +34,24 @@ def pytest_sessionstart(session):
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "whsec-test-secret"
-PG_URL = os.environ.get("AMENDS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("AMENDS_TEST_QUEUE_URL", "redis://127.0.0.1:6379/15")
 
 
-def _reachable_distributed() -> str | None:
-    """None when PostgreSQL and Redis answer, else why not."""
+def _scratch():
+    """Our own PostgreSQL database and Redis db for this run (tests/scratch.py), dropped at exit."""
     try:
-        engine = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"),
-                                  connect_args={"connect_timeout": 2})
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:
-        return f"PostgreSQL not reachable at {PG_URL} ({exc.__class__.__name__}); set AMENDS_TEST_DATABASE_URL"
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as exc:
-        return f"Redis not reachable at {REDIS_URL} ({exc.__class__.__name__}); set AMENDS_TEST_QUEUE_URL"
-    return None
+        scratch = Scratch("test").create()
+    except Unavailable as exc:
+        return None, str(exc)
+    atexit.register(scratch.drop)
+    return scratch, None
 
 
-_DISTRIBUTED_SKIP = _reachable_distributed()
+SCRATCH, _DISTRIBUTED_SKIP = _scratch()
 
 
 def reset_distributed() -> None:
-    """Empty the shared test database and queue so each test starts clean."""
-    from plugin import db
-
-    engine = db.make_engine(PG_URL)
-    with engine.begin() as conn:
-        db.metadata.drop_all(conn)
-        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    """Empty this run's own database and queue so each test starts clean."""
+    SCRATCH.reset()
 
 
 @pytest.fixture(params=["embedded", "distributed"])
@@ -80,7 +62,7 @@ def backend(request, tmp_path):
     if _DISTRIBUTED_SKIP:
         pytest.skip(_DISTRIBUTED_SKIP)
     reset_distributed()
-    return (PG_URL, REDIS_URL)
+    return (SCRATCH.database_url, SCRATCH.queue_url)
 
 
 @pytest.fixture

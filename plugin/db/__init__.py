@@ -50,6 +50,9 @@ from plugin.db.reports import (
     suggestion_status_counts,
 )
 from plugin.db.schema import (
+    admin_sessions,
+    heartbeats,
+    login_counters,
     FAILED,
     POSTED,
     PROCESSING,
@@ -85,6 +88,9 @@ from plugin.db.suggestion_data import (
 )
 
 __all__ = [
+    "admin_sessions",
+    "heartbeats",
+    "login_counters",
     "metadata",
     "QUEUED",
     "PROCESSING",

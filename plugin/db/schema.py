@@ -225,3 +225,41 @@ outcomes = sa.Table(
     sa.Column("recorded_at", sa.Float, nullable=False),
     sa.UniqueConstraint("helpdesk", "account", "ticket_id", name="uq_outcomes_ticket"),
 )
+
+
+# --- trust (migration 0007) -------------------------------------------------------
+
+# One row per worker process, rewritten every few seconds: /healthz tells a dead worker by it.
+heartbeats = sa.Table(
+    "heartbeats",
+    metadata,
+    sa.Column("worker", sa.String(128), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("beat_at", sa.Float, nullable=False),
+)
+
+# A signed-in admin: the cookie carries only the session's random id, whose hash is `id`, so
+# signing out (revoked_at) ends it on the server, whatever copy of the cookie remains.
+admin_sessions = sa.Table(
+    "admin_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("remote", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("last_seen_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float),
+)
+
+# Failed sign-ins per remote address in the current window, counted by one atomic upsert, so
+# concurrent guesses cannot all read the same count.
+login_counters = sa.Table(
+    "login_counters",
+    metadata,
+    sa.Column("remote", sa.String(64), primary_key=True),
+    sa.Column("window_start", sa.Float, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+)
