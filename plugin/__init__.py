@@ -44,6 +44,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
                                 x_host=settings.proxy_hops)
     app.extensions["amends"] = build_runtime(settings, migrate=migrate)
 
+    # Before CSRF protection: with AMENDS_SECRET_KEY missing it could only fail, and the console
+    # must still say which settings it needs (a 503 page) instead of a bare 500.
+    app.before_request(admin.console_off_page)
     csrf = CSRFProtect(app)
     # Machine endpoints authenticate by signature or token, not by a browser session.
     csrf.exempt(webhooks.bp)

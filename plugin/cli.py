@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import signal
-import subprocess
 import sys
-import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from plugin.config import Settings, load_settings
-from plugin.errors import ConfigError
+from plugin.errors import ConfigError, LetterOverBudget
 from plugin.models import AUDIENCES
 
 log = logging.getLogger("amends")
@@ -50,10 +47,12 @@ def serve(host: str, port: int) -> None:
     _configure_logging(settings)
     db.upgrade(db.make_engine(settings.database_url))
     _warn_if_unconfigured(settings)
-    worker = _EmbeddedWorker()
+    from plugin.worker import EmbeddedWorker
+
+    worker = EmbeddedWorker()
     worker.start()
     try:
-        _Gunicorn(settings, f"{host}:{port}").run()
+        _Gunicorn(settings, f"{host}:{port}", on_stop=worker.expect_exit).run()
     finally:
         worker.stop()
 
@@ -61,27 +60,11 @@ def serve(host: str, port: int) -> None:
 @main.command()
 def worker() -> None:
     """Run a queue consumer only (scale-out: any number, sharing the database and queue)."""
-    from huey.consumer import Consumer
-
-    from plugin.runtime import build_runtime
+    from plugin.worker import run_worker
 
     settings = _settings()
     _configure_logging(settings)
-    runtime = build_runtime(settings)
-    from plugin.core.classify import default_classifier
-
-    default_classifier()  # train or load the model now, not on the first ticket
-    runtime.tasks.recover()
-    Consumer(
-        runtime.huey,
-        workers=settings.worker_threads,
-        worker_type="thread",
-        periodic=True,
-        initial_delay=0.05,  # SQLite is polled: keep idle polls short so notes go out fast
-        backoff=1.15,
-        max_delay=0.5,
-        check_worker_health=True,
-    ).run()
+    run_worker(settings)
 
 
 @main.group(name="db")
@@ -221,7 +204,7 @@ def draft(ticket_file: str, category: str | None, audience: str | None, as_json:
         raise click.ClickException(f'{ticket_file}: expected a Zendesk show-ticket response {{"ticket": {{...}}}}')
     try:
         result = make_draft(data, settings, category=category, audience=audience)
-    except ConfigError as exc:
+    except (ConfigError, LetterOverBudget) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(result, ensure_ascii=False) if as_json else result["note"])
 
@@ -264,14 +247,18 @@ def train(helpdesk: str, account: str | None) -> None:
     """Retrain an account's classifier with its agents' corrections (also builds the base model)."""
     from plugin import db
     from plugin.core.classify import base_model
+    from plugin.core.inputs import is_account, is_helpdesk
     from plugin.services import learning
 
     settings = _settings()
     _configure_logging(settings)
-    base_model()
     account = account or settings.zendesk_subdomain
     if not account:
         raise click.UsageError("name the account with --account or AMENDS_ZENDESK_SUBDOMAIN")
+    if not is_account(account) or not is_helpdesk(helpdesk):
+        raise click.BadParameter("an account is a helpdesk subdomain: lowercase letters, digits and hyphens",
+                                 param_hint="--account" if not is_account(account) else "--helpdesk")
+    base_model()
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     used = learning.train_account(engine, helpdesk, account)
@@ -312,58 +299,28 @@ def _warn_if_unconfigured(settings: Settings) -> None:
                     "admin console (/admin/connect)")
 
 
-class _EmbeddedWorker:
-    """`amends worker` as a child process, restarted if it dies, stopped with us."""
-
-    def __init__(self) -> None:
-        self.proc: subprocess.Popen | None = None
-        self._stopping = threading.Event()
-        self._watch = threading.Thread(target=self._supervise, daemon=True)
-
-    def start(self) -> None:
-        self._spawn()
-        self._watch.start()
-
-    def _spawn(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "plugin.cli", "worker"], preexec_fn=_die_with_parent)
-
-    def _supervise(self) -> None:
-        while not self._stopping.wait(1.0):
-            code = self.proc.poll() if self.proc else None
-            if code is None:
-                continue
-            if code == 0:  # a clean stop (SIGINT/SIGTERM to our process group): we are going down too
-                return
-            log.error("embedded worker exited with %s; restarting it", code)
-            self._spawn()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # huey: finish running tasks, then exit
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM if `amends serve` dies, even by kill -9."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 class _Gunicorn:
     """gunicorn's documented embedding API: https://docs.gunicorn.org/en/stable/custom.html"""
 
-    def __init__(self, settings: Settings, bind: str):
+    def __init__(self, settings: Settings, bind: str, on_stop: Callable[[], None]):
         from gunicorn.app.base import BaseApplication
+        from gunicorn.arbiter import Arbiter
 
         outer = self
 
+        class StopTellingArbiter(Arbiter):
+            def stop(self, graceful=True):  # called only when the server goes down, before it waits
+                on_stop()
+                super().stop(graceful)
+
         class App(BaseApplication):
+            def run(self):  # BaseApplication.run with our arbiter
+                try:
+                    StopTellingArbiter(self).run()
+                except RuntimeError as exc:
+                    print(f"\nError: {exc}\n", file=sys.stderr)
+                    sys.exit(1)
+
             def load_config(self):
                 self.cfg.set("bind", bind)
                 self.cfg.set("workers", settings.web_workers)

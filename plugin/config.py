@@ -55,7 +55,8 @@ class Settings:
     retry_max_attempts: int = 10
     retry_base_seconds: float = 5.0
     retry_max_delay_seconds: float = 900.0
-    lease_seconds: float = 120.0
+    # The running attempt renews its lease every third of it: short, so a dead worker's events are taken up soon.
+    lease_seconds: float = 30.0
 
     # Reverse proxies in front of us whose X-Forwarded-For/-Proto/-Host to trust (0: none).
     proxy_hops: int = 0
@@ -63,6 +64,8 @@ class Settings:
     web_workers: int = 2
     web_threads: int = 8
     worker_threads: int = 4
+    # /healthz answers 503 when events wait and no worker has beaten for this long.
+    worker_stale_seconds: float = 60.0
 
     @property
     def zendesk_base_url(self) -> str:
@@ -93,13 +96,19 @@ def _read_environment(env_file: str | os.PathLike | None) -> dict[str, str]:
     return values
 
 
+# Numbers for which 0 means something (no proxy to trust); every other number must be above 0.
+ZERO_ALLOWED = frozenset({"AMENDS_PROXY_HOPS"})
+
+
 def _coerce(name: str, raw: str, kind: type) -> object:
     raw = raw.strip()
     try:
         value = kind(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
+    if name in ZERO_ALLOWED and value < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {raw!r}")
+    if name not in ZERO_ALLOWED and value <= 0:
         raise ConfigError(f"{name} must be greater than zero, got {raw!r}")
     return value
 
@@ -157,12 +166,13 @@ def validate(s: Settings) -> None:
         raise ConfigError(f"AMENDS_PROXY_HOPS must be 0 or more, got {s.proxy_hops}")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"AMENDS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {s.log_level!r}")
-    # A lease shorter than one attempt could let two workers post the same note.
-    attempt_budget = 4 * s.http_timeout_seconds
-    if s.lease_seconds < attempt_budget:
+    # The post starts with a renewed lease and is bounded by the HTTP deadline: it must be over
+    # before that lease can run out, or a second attempt could post while the first still is.
+    post_budget = 2 * s.http_timeout_seconds
+    if s.lease_seconds < post_budget:
         raise ConfigError(
-            f"AMENDS_LEASE_SECONDS must be at least 4 x AMENDS_HTTP_TIMEOUT_SECONDS "
-            f"({attempt_budget:g}), got {s.lease_seconds:g}"
+            f"AMENDS_LEASE_SECONDS must be at least 2 x AMENDS_HTTP_TIMEOUT_SECONDS "
+            f"({post_budget:g}), got {s.lease_seconds:g}"
         )
 
 

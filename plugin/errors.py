@@ -17,7 +17,9 @@
         │   └── TransientError   5xx, timeout, connection error
         └── PermanentError       retrying cannot help; the reason is recorded
             ├── AuthError        401/403: credentials wrong or missing
-            └── NotFound         404: the ticket is gone
+            ├── NotFound         404: the ticket is gone
+            └── LetterOverBudget (core/budget.py) a letter's template ran out of time or size
+                                 → the event fails with the reason; refused at save / import
 """
 
 from __future__ import annotations
@@ -82,3 +84,19 @@ class AuthError(PermanentError):
 
 class NotFound(PermanentError):
     pass
+
+
+class LetterOverBudget(PermanentError):
+    """A letter's template went over its render budget (steps, time or size). Not the helpdesk's
+    fault, but just as permanent: the same letter on the same ticket goes over again. `timed`:
+    the clock ran out (depends on the machine, so a check that failed this way is not cached)."""
+
+    def __init__(self, problem: str, timed: bool = False):
+        super().__init__(f"the letter {problem}")
+        self.problem, self.timed = problem, timed
+
+    def for_letter(self, name: str) -> LetterOverBudget:
+        """The same error naming the letter (e.g. delivery_delay.customer), for the event's reason."""
+        self.reason = f"the letter {name} {self.problem}"
+        self.args = (self.reason,)
+        return self

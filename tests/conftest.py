@@ -216,6 +216,16 @@ def csrf_token(client, path: str = "/admin/login") -> str:
     return found.group(1)
 
 
+def audited_changes(engine, helpdesk: str = "zendesk", account: str = "acme") -> list[dict]:
+    """The account's audit log without sign-ins and sign-outs: the changes a test made."""
+    from plugin import db
+
+    return [e for e in db.list_audit(engine, helpdesk, account) if e["action"] not in SIGN_IN_OUT]
+
+
+SIGN_IN_OUT = ("admin.sign_in", "admin.sign_out")
+
+
 @pytest.fixture
 def admin_client(admin_app):
     """A test client signed in to the console; `.csrf()` gives a token for its forms."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import html
 import re
+import time
 
 import pytest
 
-from plugin import db
 from plugin.core.compose import shipped_source
 from plugin.core.rules import CATEGORIES
 from plugin.services import rulebook
+from tests.conftest import audited_changes
 
 ACCOUNT = ("zendesk", "acme")
 BARE_LETTER = """{% extends "_base.txt.j2" %}
@@ -34,7 +35,7 @@ def current(client):
 
 
 def audit(client):
-    return db.list_audit(engine_of(client), *ACCOUNT)
+    return audited_changes(engine_of(client), *ACCOUNT)
 
 
 def text(response):
@@ -266,6 +267,20 @@ def test_preview_with_pasted_text_and_bad_requests(admin_client):
     assert admin_client.post("/admin/rules/nope/preview", json={}, headers={"X-CSRFToken": token}).status_code == 404
 
 
+NESTED_LOOPS = ("Subject: a late order\n{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}"
+                "{% endfor %}\n")
+
+
+def test_preview_of_a_letter_that_loops_too_long_stops_within_a_second(admin_client):
+    started = time.monotonic()
+    response = preview(admin_client, template_customer=NESTED_LOOPS)
+    assert time.monotonic() - started < 2
+    assert response.status_code == 200 and response.json["ok"] is False
+    assert response.json["error"]["line"] == 2 and "takes too long to render" in response.json["error"]["message"]
+    huge = preview(admin_client, template_customer="Subject: x\n" + "y" * 30_000)
+    assert huge.status_code == 400 and "keep it under 20000" in huge.json["error"]["message"]
+
+
 def test_rule_page_has_the_preview_wiring(admin_client):
     page = text(admin_client.get("/admin/rules/delivery_delay"))
     assert 'data-url="/admin/rules/delivery_delay/preview"' in page and "X-CSRFToken" in page
@@ -352,6 +367,24 @@ def test_a_bad_import_names_the_line_and_changes_nothing(admin_client):
     assert current(admin_client).version == 0 and audit(admin_client) == []
     empty = admin_client.post("/admin/transfer/import", data={"csrf_token": token, "document": " "})
     assert empty.status_code == 400 and "choose a file or paste" in text(empty)
+
+
+@pytest.mark.parametrize("document, message", [
+    (("categories:\n  delivery_delay:\n    template:\n      customer: |\n        Subject: late\n"
+      "        {% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n"),
+     "line 6: categories.delivery_delay.template.customer: template line 2: the letter takes too long to render"),
+    ("a0: &a0 [x,x,x,x,x,x,x,x,x]\n" + "".join(f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]\n"
+                                                for i in range(1, 8)), "line 1: anchors and aliases"),
+    ("categories: " + "[" * 5000 + "]" * 5000 + "\n", "nest"),
+    ("categories:\n  wrong_item:\n    template: admin/base.html\n", "'admin/base.html' is not a shipped letter"),
+])
+def test_an_import_that_would_exhaust_the_server_is_refused_quickly(admin_client, document, message):
+    token = admin_client.csrf("/admin/transfer")
+    started = time.monotonic()
+    response = admin_client.post("/admin/transfer/import", data={"csrf_token": token, "document": document})
+    assert time.monotonic() - started < 2
+    assert response.status_code == 400 and "Nothing was changed" in text(response) and message in text(response)
+    assert current(admin_client).version == 0
 
 
 def test_audit_page_shows_who_when_and_a_diff(admin_client):

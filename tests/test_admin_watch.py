@@ -14,7 +14,7 @@ import pytest
 from plugin import db
 from plugin.models import Classification, Person, Suggestion, TicketEvent
 from plugin.web.admin import watch
-from tests.conftest import ADMIN_PASSWORD, csrf_token
+from tests.conftest import ADMIN_PASSWORD, audited_changes, csrf_token
 
 DAY = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc).timestamp()
 
@@ -168,7 +168,7 @@ def test_retry_requeues_a_failed_event_keeping_the_post_marker(admin_client):
     assert row["status"] == db.QUEUED and row["attempts"] == 0 and row["last_error"] is None
     assert row["lease_owner"] is None and row["next_attempt_at"] is not None
     assert row["post_started_at"] == DAY + 1 and row["note_marker"] == before["note_marker"]
-    [entry] = db.list_audit(engine, "zendesk", "acme")
+    [entry] = audited_changes(engine)
     assert (entry["action"], entry["target"]) == ("retry", f"event {event_id}")
     assert entry["actor"].startswith("Ada") and "gave up after 4 attempts" in entry["before"]
     pending = [t.args[0] for t in admin_client.application.extensions["amends"].huey.pending()]
@@ -190,7 +190,7 @@ def test_retry_of_an_event_that_is_not_failed_changes_nothing(admin_client):
     response = admin_client.post(f"/admin/suggestions/{event_id}/retry", data={"csrf_token": admin_client.csrf()})
     assert response.headers["Location"] == f"/admin/suggestions/{event_id}"
     assert db.get_event(engine, event_id) == before
-    assert db.list_audit(engine, "zendesk", "acme") == []
+    assert audited_changes(engine) == []
     assert admin_client.application.extensions["amends"].huey.pending_count() == 0
     html = page(admin_client, f"/admin/suggestions/{event_id}")
     assert ("error", "Ticket #10 is posted, not failed: nothing to retry.") in flashes(html)

@@ -117,3 +117,9 @@ def test_classify_jsonl_reports_the_bad_line(tmp_path):
     path.write_text('{"id": 1, "description": "fine"}\nnot json\n')
     result = amends(["classify", "--jsonl", str(path)], tmp_path)
     assert result.returncode != 0 and "line 2" in result.stderr
+
+
+def test_train_refuses_an_account_that_is_not_a_subdomain(tmp_path):
+    result = amends(["train", "--account", "../outside"], tmp_path)
+    assert result.returncode == 2 and "--account" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path.parent / "outside").exists()

@@ -1,5 +1,6 @@
 """Composing a suggestion: facts, placeholders, audience, tone, rules, incidents, repeats, hostile text."""
 
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -150,3 +151,23 @@ def test_a_second_complaint_is_acknowledged_in_the_letter():
     formal = compose(ticket(), both, "m", now=NOW, tone="formal")
     assert "You also raised how our support team treated you." in formal.letter
     assert "You also" not in compose(ticket(), LATE, "m", now=NOW).letter
+
+
+def test_a_letter_over_its_budget_raises_a_permanent_error_naming_it():
+    from dataclasses import replace
+
+    from plugin.core.rules import Rules
+    from plugin.errors import LetterOverBudget, PermanentError
+
+    # Straight into the rules, past the checks a save makes: only the render's budget stops it.
+    looping = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}Subject: late"
+    base = default_rules()
+    edited = replace(base.rule("delivery_delay"), template=(("customer", looping),))
+    rules = Rules({**base.categories, "delivery_delay": edited}, base.incidents)
+    started = time.monotonic()
+    with pytest.raises(LetterOverBudget) as err:
+        compose(ticket(), LATE, "m", rules=rules, now=NOW, audience="customer")
+    assert time.monotonic() - started < 2
+    assert isinstance(err.value, PermanentError)
+    assert err.value.reason == ("the letter delivery_delay.customer takes too long to render (more than 100,000 "
+                                "loop turns, calls and filters)")

@@ -53,6 +53,7 @@ def test_api_url_defaults_to_subdomain_and_can_be_overridden(monkeypatch):
         ({"AMENDS_WEBHOOK_TOLERANCE_SECONDS": "five"}, "AMENDS_WEBHOOK_TOLERANCE_SECONDS"),
         ({"AMENDS_MAX_BODY_BYTES": "0"}, "AMENDS_MAX_BODY_BYTES"),
         ({"AMENDS_LEASE_SECONDS": "5"}, "AMENDS_LEASE_SECONDS"),
+        ({"AMENDS_PROXY_HOPS": "-1"}, "AMENDS_PROXY_HOPS"),
     ],
 )
 def test_invalid_setting_is_named(monkeypatch, env, named):
@@ -61,6 +62,22 @@ def test_invalid_setting_is_named(monkeypatch, env, named):
     with pytest.raises(ConfigError) as err:
         load_settings()
     assert named in str(err.value)
+
+
+def test_env_example_copied_as_is_loads_once_the_console_settings_are_added(tmp_path):
+    from pathlib import Path
+
+    example = (Path(__file__).parent.parent / ".env.example").read_text()
+    (tmp_path / ".env").write_text(example + "\nAMENDS_SECRET_KEY=" + "k" * 40 + "\nAMENDS_ADMIN_PASSWORD=pw\n")
+    s = load_settings()
+    assert s.proxy_hops == 0 and s.admin_password == "pw" and s.database_url == "sqlite:///instance/amends.db"
+
+
+def test_no_proxy_is_zero_proxy_hops(monkeypatch):
+    monkeypatch.setenv("AMENDS_PROXY_HOPS", "0")
+    assert load_settings().proxy_hops == 0
+    monkeypatch.setenv("AMENDS_PROXY_HOPS", "2")
+    assert load_settings().proxy_hops == 2
 
 
 def test_secrets_are_not_in_repr(monkeypatch):

@@ -52,18 +52,27 @@ def test_feedback_validation(api_app, body, reason):
     assert response.status_code == 400 and reason in response.json["reason"]
 
 
-def test_a_correction_may_name_a_custom_category_of_that_account(api_app):
+def test_a_correction_may_name_a_custom_category_of_that_account(make_settings):
+    """Two accounts connected in the console (no AMENDS_ZENDESK_SUBDOMAIN): each its own categories."""
+    from plugin import create_app
     from plugin.services import rulebook
 
-    runtime = api_app.extensions["amends"]
+    app = create_app(make_settings(api_token="t0ken", zendesk_subdomain="", zendesk_webhook_secret="",
+                                   zendesk_email="", zendesk_api_token=""))
+    runtime = app.extensions["amends"]
+    for account in ("acme", "other-shop"):
+        db.save_connection(runtime.engine, "zendesk", account, {})
     document = "format: 1\ncategories:\n  loyalty_points:\n    label: Loyalty points missing\n" \
                "    phrases: {\"loyalty points\": 2.0}\n"
     rulebook.import_document(runtime.engine, runtime.rulebooks.base, "zendesk", "acme", document, actor="test")
-    client = api_app.test_client()
-    body = {"ticket_id": "7", "category": "loyalty_points", "description": "my points vanished"}
-    assert post(client, body).status_code == 201
-    other_account = post(client, dict(body, account="other-shop"))
-    assert other_account.status_code == 400 and "custom" in other_account.json["reason"]
+    client = app.test_client()
+    body = {"ticket_id": "7", "category": "loyalty_points", "description": "my points vanished", "account": "acme"}
+    try:
+        assert post(client, body).status_code == 201
+        other_account = post(client, dict(body, account="other-shop"))
+        assert other_account.status_code == 400 and "custom" in other_account.json["reason"]
+    finally:
+        runtime.engine.dispose()
 
 
 def test_corrections_trigger_retraining_after_the_threshold(api_app):
@@ -92,3 +101,16 @@ def test_an_account_learns_from_its_corrections_and_only_that_account(settings):
     assert learned.category == "product_defect"
     assert learning.classifier_for(engine, "zendesk", "other-account").classify("", probe).category != "product_defect"
     engine.dispose()
+
+
+def test_feedback_answers_503_while_the_database_is_down(api_app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from plugin import db as storage
+
+    def down(*_args, **_kwargs):
+        raise OperationalError("INSERT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(storage, "add_feedback", down)
+    response = post(api_app.test_client(), {"account": "acme", "ticket_id": "12", "kind": "thumbs_up"})
+    assert response.status_code == 503 and response.get_json()["reason"] == "storage unavailable, retry later"

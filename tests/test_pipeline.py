@@ -13,7 +13,7 @@ TICKET = 35436
 
 @pytest.fixture
 def stack(make_settings, fake_zendesk):
-    settings = make_settings(zendesk_api_url=fake_zendesk.url, http_timeout_seconds=0.5, lease_seconds=5.0,
+    settings = make_settings(zendesk_api_url=fake_zendesk.url, http_timeout_seconds=1.0, lease_seconds=5.0,
                              retry_max_attempts=3)
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
@@ -109,7 +109,7 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap(make_settings):
 
 def test_timeouts_are_retried(stack):
     _, engine, _, fake = stack
-    fake.inject("GET", rf"/tickets/{TICKET}(\.json)?$", delay=2.0)  # longer than the 0.5 s timeout
+    fake.inject("GET", rf"/tickets/{TICKET}(\.json)?$", delay=2.0)  # longer than the 1 s timeout
     event_id = accept(engine)
     result = run(stack, event_id)
     fake.release()

@@ -62,3 +62,18 @@ def test_without_a_subdomain_the_default_account_is_used(tmp_path):
     result = amends(["rules", "import", "r.yaml"], tmp_path)
     assert result.returncode == 0 and "zendesk/default" in result.stdout
     assert audit_of(tmp_path, "default")[0]["target"] == "rules document"
+
+
+def test_an_import_that_would_exhaust_the_machine_exits_1_at_once(tmp_path):
+    bomb = "a0: &a0 [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 8))
+    looping = ("categories:\n  delivery_delay:\n    template:\n      customer: |\n        Subject: late\n"
+               "        {% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n")
+    for name, text, said in [("bomb.yaml", bomb, "bomb.yaml, line 1: anchors and aliases"),
+                             ("deep.yaml", "categories: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml, line 1"),
+                             ("loop.yaml", looping, "loop.yaml, line 6: categories.delivery_delay.template.customer: "
+                                                    "template line 2: the letter takes too long to render")]:
+        (tmp_path / name).write_text(text)
+        result = amends(["rules", "import", name], tmp_path, **ACCOUNT)
+        assert result.returncode == 1 and said in result.stderr and "Traceback" not in result.stderr
+    assert audit_of(tmp_path) == []

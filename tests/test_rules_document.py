@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import random
 import re
+import time
+import tracemalloc
 from datetime import datetime, timezone
 
 import pytest
@@ -20,7 +22,7 @@ from plugin.core.letters import lint_template, shipped_templates
 from plugin.core.rules import CATEGORIES, RulesError, default_rules
 from plugin.core.rules_document import dump, parse
 from plugin.core.rules_layer import apply, load_rules, loads
-from plugin.models import Classification, Person, Ticket
+from plugin.models import Classification, Person, Ticket, TicketEvent
 from plugin.services import rulebook
 from plugin.services.drafting import classifier_for_rules
 
@@ -342,3 +344,161 @@ def test_a_branch_for_facts_not_yet_given_is_checked_too():
     with pytest.raises(RulesError) as err:
         loads(document, default_rules())  # the rule has no remedy yet, but one day it will
     assert err.value.line == 6 and "missing_thing" in str(err.value)
+
+
+# --- documents and letters that would exhaust memory or CPU -------------------------------------------
+
+def alias_bomb(levels: int = 8, width: int = 9) -> str:
+    """A "billion laughs": each line lists the one before `width` times (9**8 leaves in ~340 bytes)."""
+    lines = [f"a0: &a0 [{','.join('x' * width)}]"]
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * width)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_at_once_in_little_memory():
+    document = alias_bomb()
+    assert len(document) < 400
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(RulesError) as err:
+            loads(document, default_rules())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - started < 1 and peak < 5_000_000
+    assert err.value.line == 1 and "anchors and aliases" in str(err.value)
+    with pytest.raises(RulesError, match="anchors and aliases"):  # a merge key is an alias as well
+        loads("x: &x {tone: formal}\ncategories:\n  billing_error:\n    <<: *x\n", default_rules())
+
+
+@pytest.mark.parametrize("document", [
+    "categories:\n" + "".join(" " * (2 * i + 2) + f"k{i}:\n" for i in range(5000)),  # block style
+    "categories: " + "[" * 5000 + "]" * 5000 + "\n",  # flow style
+    "categories: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n",
+])
+def test_deeply_nested_yaml_is_a_rules_error_not_a_recursion_error(document):
+    with pytest.raises(RulesError) as err:
+        loads(document, default_rules())
+    assert "nest" in str(err.value) and err.value.line is not None
+
+
+def test_a_document_of_too_many_values_is_refused_quickly():
+    started = time.monotonic()
+    with pytest.raises(RulesError, match="more than 20000 values"):
+        loads("incidents: [" + ",".join(["0"] * 300_000) + "]\n", default_rules())
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("value, line", [
+    ("threshold: " + "9" * 5000, 3),  # more digits than Python converts
+    ("compensation: {amount: 1}\n    tone: warm\n    remedy: 2026-13-45", 5),  # a timestamp with month 13
+])
+def test_values_yaml_reads_but_python_cannot_hold_name_their_line(value, line):
+    with pytest.raises(RulesError) as err:
+        loads(f"categories:\n  delivery_delay:\n    {value}\n", default_rules())
+    assert err.value.line == line and "not valid YAML" in str(err.value)
+
+
+@pytest.mark.parametrize("value", [
+    "admin/base.html", "sidebar/sidebar.html", "admin/style.css", "apologies/README.md", "apologies/en/_base.txt.j2",
+    "apologies/en", "../../etc/passwd", "/etc/passwd", '"apologies/en/\\0.txt.j2"', "apologies/en/nope.customer.txt.j2",
+])
+def test_template_may_name_only_a_shipped_letter(value):
+    with pytest.raises(RulesError) as err:
+        loads(f"categories:\n  wrong_item:\n    template: {value}\n", default_rules())
+    assert err.value.line == 3 and "is not a shipped letter" in str(err.value)
+
+
+NESTED_LOOPS = ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+                "Subject: a late order")
+
+
+def letter_document(letter: str, category: str = "delivery_delay") -> str:
+    return f"categories:\n  {category}:\n    template:\n      customer: |\n        {letter}\n"
+
+
+def test_a_letter_with_nested_loops_is_refused_at_import_within_a_second(engine):
+    started = time.monotonic()
+    with pytest.raises(RulesError) as err:
+        rulebook.import_document(engine, default_rules(), *ACCOUNT, letter_document(NESTED_LOOPS), actor="t")
+    assert time.monotonic() - started < 2
+    assert err.value.line == 5 and err.value.path == "categories.delivery_delay.template.customer"
+    assert "takes too long to render" in str(err.value)
+    assert db.rule_document_version(engine, *ACCOUNT) == 0
+
+
+@pytest.mark.parametrize("letter, problem", [
+    ("Subject: x{{ 'x' * 1000000000 }}", "would build a repeated value"),
+    ("Subject: x{% set s = 'xxxxxxxxxx' %}" + "{% set s = s ~ s %}" * 40, "would build a joined text"),
+    ("Subject: x{% set s %}x{% endset %}" + "{% set s %}{{ s }}{{ s }}{{ s }}{% endset %}" * 20,
+     "builds more than 1,000,000 characters"),
+    ("Subject: x{% for i in range(99999) %}" + "y" * 100 + "{% endfor %}", "produces more than 100,000 characters"),
+    ("Subject: x{{ '%999999999d' % 1 }}", "would build a formatted text"),
+    ("Subject: x{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ m(1) }}", "calls itself too deeply"),
+])
+def test_letters_that_build_too_much_are_refused_by_name(letter, problem):
+    with pytest.raises(RulesError) as err:
+        loads(letter_document(letter), default_rules())
+    assert err.value.path == "categories.delivery_delay.template.customer" and problem in str(err.value)
+
+
+def test_a_document_changes_a_bounded_number_of_letters():
+    letters = "".join(f"  own_{i}:\n    label: Own {i}\n    phrases: [own words {i}]\n    template:\n"
+                      f"      customer: 'Subject: hello'\n      client: 'Subject: hello'\n" for i in range(101))
+    with pytest.raises(RulesError, match="changes 202 letters; a document changes at most 200"):
+        loads("categories:\n" + letters, default_rules())
+
+
+def test_the_letters_of_a_document_share_one_budget():
+    looping = "Subject: x{% for i in range(150) %}{{ i|string }}{% endfor %}"  # 9,600 steps: within its own
+    document = "categories:\n" + "".join(
+        f"  own_{i}:\n    label: Own {i}\n    phrases: [own words {i}]\n    template:\n"
+        f"      customer: '{looping}'\n" for i in range(25))
+    with pytest.raises(RulesError) as err:  # the 21st crosses 200,000, though only the first was rendered
+        loads(document, default_rules())
+    assert "for all the letters in the document" in str(err.value)
+    assert err.value.path == "categories.own_20.template.customer"
+
+
+# A letter whose work grows with the requester's name: within its checks on the sample tickets,
+# over its budget for a long name, so only the worker's render can stop it.
+GROWS_WITH_THE_NAME = ("{% for a in full_name %}{% for b in full_name %}{% endfor %}{% endfor %}"
+                       "{% extends \"_base.txt.j2\" %}")
+
+
+def test_a_letter_over_budget_at_run_time_fails_the_event_with_the_reason(make_settings, fake_zendesk):
+    from plugin.connectors.zendesk import ZendeskConnector
+    from plugin.services import pipeline
+
+    settings = make_settings(zendesk_api_url=fake_zendesk.url)
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    rules = loads(letter_document(GROWS_WITH_THE_NAME), default_rules())  # passes its checks
+    fake_zendesk.add_ticket(7, subject="Order #A1234 still not here", description="My parcel has not arrived.",
+                            requester={"id": 9, "name": "Maria " + "Gonzalez" * 60, "email": "m@example.com"},
+                            organization=None, tags=[])
+    event = TicketEvent(helpdesk="zendesk", account="acme", ticket_id="7", kind="ticket.created",
+                        delivery_keys=("k7",), subject="Order #A1234 still not here", description="",
+                        requester=Person(id="9"))
+    event_id = db.accept_event(engine, event).event_id
+    started = time.monotonic()
+    result = pipeline.process_event(engine, ZendeskConnector(settings), settings, event_id, "w1", rules=rules)
+    assert time.monotonic() - started < 5
+    assert result.outcome == "failed"
+    assert result.reason.startswith("the letter delivery_delay.customer takes too long to render")
+    row = db.get_event(engine, event_id)
+    assert row["status"] == "failed" and "delivery_delay.customer" in row["last_error"]
+    assert [c for c in fake_zendesk.comments(7) if c.get("public") is False] == []
+    engine.dispose()
+
+
+def test_a_looping_letter_stored_past_the_checks_does_not_hold_the_worker(engine, caplog):
+    # As if written before this check existed, or straight into the database.
+    assert db.save_rule_document(engine, *ACCOUNT, letter_document(NESTED_LOOPS), expect_version=0, actor="a",
+                                 action="b", target="c", before=None, after=None) == 1
+    books = rulebook.Rulebooks(engine, default_rules())
+    started = time.monotonic()
+    assert books.rules_for(*ACCOUNT) == books.base  # unusable: the base rules, and the reason logged
+    assert time.monotonic() - started < 2
+    assert "takes too long to render" in caplog.text

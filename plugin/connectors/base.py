@@ -5,6 +5,9 @@ are arguments, which the caller reads first (`webhook_secret()`, `account`, whic
 connection stored in the console). `fetch_ticket`, `find_note` and the
 posting methods are the only network calls, through an injected
 `requests.Session`, and they raise the typed errors of plugin.errors.
+
+Every call goes through `send` (or `fetch`, which leaves the status to the caller):
+AMENDS_HTTP_TIMEOUT_SECONDS bounds the whole call, answer included (`deadline`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Mapping
 
 import requests
 
+from plugin.connectors import deadline
 from plugin.errors import AuthError, NotFound, PermanentError, RateLimited, TransientError
 from plugin.models import CommentEvent, Ticket, TicketEvent
 
@@ -98,15 +102,24 @@ def raise_for_response(response: requests.Response, what: str) -> None:
 
 
 def send(session: requests.Session, method: str, url: str, what: str, timeout: float, **kwargs) -> requests.Response:
-    """One HTTP call; network failures become TransientError."""
-    try:
-        response = session.request(method, url, timeout=(min(5.0, timeout), timeout), **kwargs)
-    except requests.Timeout as exc:
-        raise TransientError(f"{what}: timed out ({exc.__class__.__name__})") from None
-    except requests.ConnectionError as exc:
-        raise TransientError(f"{what}: connection failed ({exc.__class__.__name__})") from None
+    """One HTTP call, over within `timeout` seconds in all; errors mapped to plugin.errors."""
+    response = fetch(session, method, url, what, timeout, **kwargs)
     raise_for_response(response, what)
     return response
+
+
+def fetch(session: requests.Session, method: str, url: str, what: str, timeout: float, **kwargs) -> requests.Response:
+    """One HTTP call and its whole answer within `timeout` seconds, whatever its status;
+    a timeout (total, or of one read) and network failures become TransientError."""
+    try:
+        return deadline.request(session, method, url, timeout, **kwargs)
+    except deadline.TotalTimeout:
+        raise TransientError(f"{what}: timed out (no complete answer within {timeout:g} s)") from None
+    except requests.Timeout as exc:
+        raise TransientError(f"{what}: timed out ({exc.__class__.__name__})") from None
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        # ChunkedEncodingError: the connection broke in the middle of the answer.
+        raise TransientError(f"{what}: connection failed ({exc.__class__.__name__})") from None
 
 
 def _short_body(response: requests.Response) -> str:

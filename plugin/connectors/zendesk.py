@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from plugin.config import Settings
 from plugin.connectors.base import Connector, send
 from plugin.connectors.zendesk_console import ConsoleConnection
-from plugin.core import signatures
+from plugin.core import inputs, signatures
 from plugin.core.secretbox import SecretBoxError
 from plugin.errors import AuthError, PayloadError, SignatureError
 from plugin.models import CommentEvent, Person, Ticket, TicketEvent
@@ -94,16 +94,11 @@ class ZendeskConnector(Connector):
 
     def parse_event(self, headers: Mapping[str, str], body: bytes,
                     account: str) -> TicketEvent | CommentEvent | None:
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PayloadError(f"body is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise PayloadError("body must be a JSON object")
+        data = _checked(inputs.load_json_object, body)
         keys = []
         invocation = headers.get(INVOCATION_HEADER)
         if invocation:
-            keys.append(f"invocation:{invocation.strip()}")
+            keys.append(f"invocation:{_checked(inputs.delivery_id, invocation, 'the invocation id header')}")
         if isinstance(data.get("type"), str) and "detail" in data:
             return self._parse_subscription(data, keys, account)
         if isinstance(data.get("ticket"), dict):
@@ -123,7 +118,7 @@ class ZendeskConnector(Connector):
             raise PayloadError("'detail' must be an object")
         ticket_id = _ticket_id(detail.get("id"))
         if data.get("id"):
-            keys.append(f"event:{data['id']}")
+            keys.append(f"event:{_checked(inputs.delivery_id, data['id'], 'the event id')}")
         if kind == COMMENT_KIND:
             return self._parse_comment(data, detail, ticket_id, keys, account)
         via = detail.get("via") if isinstance(detail.get("via"), dict) else {}
@@ -136,7 +131,7 @@ class ZendeskConnector(Connector):
             occurred_at=str(data.get("time") or ""),
             subject=_text(detail.get("subject")),
             description=_text(detail.get("description")),
-            requester=Person(id=_text(detail.get("requester_id"))),
+            requester=Person(id=_optional_id(detail.get("requester_id"), "the requester id")),
             tags=_tags(detail.get("tags")),
             channel=_text(via.get("channel")),
         )
@@ -155,11 +150,13 @@ class ZendeskConnector(Connector):
         if body is not None and not isinstance(body, str):
             raise PayloadError("'event.comment.body' must be a string")
         author = comment.get("author") if isinstance(comment.get("author"), dict) else {}
-        author_id, comment_id = _text(author.get("id")), _text(comment.get("id"))
-        if not author_id:
+        if not _text(author.get("id")):
             raise PayloadError("'event.comment.author.id' is missing")
-        if not comment_id:
+        if not _text(comment.get("id")):
             raise PayloadError("'event.comment.id' is missing")
+        # Both are stored in outcomes' String(64) columns.
+        author_id = _checked(inputs.helpdesk_id, author.get("id"), "'event.comment.author.id'")
+        comment_id = _checked(inputs.helpdesk_id, comment.get("id"), "'event.comment.id'")
         is_staff = author.get("is_staff")
         return CommentEvent(
             helpdesk=self.slug,
@@ -170,7 +167,7 @@ class ZendeskConnector(Connector):
             public=comment["is_public"],
             author_id=author_id,
             author_is_staff=is_staff if isinstance(is_staff, bool) else None,
-            requester_id=_text(detail.get("requester_id")),
+            requester_id=_optional_id(detail.get("requester_id"), "the requester id"),
             occurred_at=str(data.get("time") or ""),
             delivery_keys=tuple(keys),
         )
@@ -195,9 +192,9 @@ class ZendeskConnector(Connector):
             subject=_text(ticket.get("subject")),
             description=_text(ticket.get("description")),
             requester=Person(
-                id=_text(requester.get("id")),
+                id=_optional_id(requester.get("id"), "the requester id"),
                 name=name,
-                email=_text(requester.get("email")),
+                email=_checked(inputs.email, _text(requester.get("email")), "the requester's email"),
                 locale=_text(requester.get("locale")) or _text(requester.get("language")),
             ),
             organization=_text(organization),
@@ -322,12 +319,23 @@ def ticket_from_show_response(data: dict[str, Any], fallback: TicketEvent | None
 
 
 def _ticket_id(value: Any) -> str:
-    text = _text(value)
-    if not text:
+    if not _text(value):
         raise PayloadError("no ticket id in the body")
-    if not text.isdigit() or int(text) <= 0:
-        raise PayloadError(f"ticket id must be a positive integer, got {text[:40]!r}")
-    return str(int(text))
+    return _checked(inputs.helpdesk_id, value, "ticket id")
+
+
+def _optional_id(value: Any, what: str) -> str:
+    """An id that may be absent; when given, digits as any id (the requester's becomes
+    suggestions.requester_key when there is no email)."""
+    return _checked(inputs.helpdesk_id, value, what) if _text(value) else ""
+
+
+def _checked(check, value: Any, *args):
+    """`check(value, *args)` from plugin/core/inputs.py, its refusal a 400 with the reason."""
+    try:
+        return check(value, *args)
+    except ValueError as exc:
+        raise PayloadError(str(exc)) from None
 
 
 def _text(value: Any) -> str:
@@ -343,5 +351,5 @@ def _tags(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(value.split())
     if isinstance(value, list):
-        return tuple(str(t) for t in value if t)
+        return tuple(str(t) for t in value if t and isinstance(t, (str, int, float)))
     return ()

@@ -28,8 +28,8 @@ from urllib.parse import urlencode
 import requests
 
 from plugin.config import Settings
-from plugin.connectors.base import raise_for_response
-from plugin.errors import AuthError, TransientError
+from plugin.connectors.base import fetch, raise_for_response
+from plugin.errors import AuthError
 
 AUTHORIZE_PATH = "/oauth/authorizations/new"
 TOKEN_PATH = "/oauth/tokens"
@@ -121,15 +121,9 @@ def refresh(session: requests.Session, settings: Settings, subdomain: str, *, cl
 def _token_request(session: requests.Session, settings: Settings, subdomain: str, what: str,
                    body: dict) -> TokenGrant:
     url = base_url(settings, subdomain) + TOKEN_PATH
-    timeout = settings.http_timeout_seconds
-    try:
-        # No Authorization header: the grant itself is the credential.
-        response = session.request("POST", url, json=body, headers={"Authorization": None},
-                                   timeout=(min(5.0, timeout), timeout))
-    except requests.Timeout as exc:
-        raise TransientError(f"{what}: timed out ({exc.__class__.__name__})") from None
-    except requests.ConnectionError as exc:
-        raise TransientError(f"{what}: connection failed ({exc.__class__.__name__})") from None
+    # No Authorization header: the grant itself is the credential.
+    response = fetch(session, "POST", url, what, settings.http_timeout_seconds, json=body,
+                     headers={"Authorization": None})
     if response.status_code in (400, 401, 403):
         data = _json(response)
         error = str(data.get("error") or "invalid_request")

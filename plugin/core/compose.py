@@ -18,13 +18,14 @@ from datetime import datetime, timezone
 from functools import lru_cache
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, Template
-from jinja2.sandbox import SandboxedEnvironment
 
 from plugin.core import compensation as comp
 from plugin.core import facts as facts_mod
 from plugin.core.lint import Finding, lint
 from plugin.core.paths import TEMPLATES_DIR
 from plugin.core.rules import GENERAL_LETTER, Rules, default_rules, is_custom
+from plugin.core.sandbox import LetterSandbox, render
+from plugin.errors import LetterOverBudget
 from plugin.models import AUDIENCES, GENERAL, Classification, Previous, Suggestion, Ticket
 
 PLACEHOLDER_RE = re.compile(r"\[[a-z][a-z' -]*\]")
@@ -57,8 +58,9 @@ class Options:
 
 
 @lru_cache(maxsize=1)
-def environment() -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+def environment() -> LetterSandbox:
+    """The sandbox every letter renders in, with a budget on each render (plugin/core/sandbox.py)."""
+    return LetterSandbox(
         # Full names ("apologies/en/x.txt.j2") and, for letters written in the console,
         # names relative to the locale's folder ("_base.txt.j2").
         loader=ChoiceLoader([FileSystemLoader(str(TEMPLATES_DIR)),
@@ -141,7 +143,10 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
     }
     template = (compiled(template_source) if template_source is not None
                 else letter_template(rules, category, audience))
-    subject, letter = render_letter(template, context)
+    try:
+        subject, letter = render_letter(template, context)
+    except LetterOverBudget as exc:  # the event's reason names the letter
+        raise exc.for_letter(f"{category}.{audience}") if template_source is None else exc
     to_fill = tuple(dict.fromkeys(PLACEHOLDER_RE.findall(subject + "\n" + letter)))
     settings_text = " ".join([rule.remedy, rule.prevention, incident.cause if incident else "",
                               incident.remedy if incident else "", offer.text if offer else ""])
@@ -158,8 +163,9 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
 
 
 def render_letter(template, context: dict) -> tuple[str, str]:
-    """(subject, letter). The template's first line is 'Subject: ...'."""
-    text = template.render(**context)
+    """(subject, letter). The template's first line is 'Subject: ...'. Over its budget (time,
+    work, size), LetterOverBudget: a PermanentError, so the event fails with the reason."""
+    text = render(template, context)
     text = re.sub(r"[ \t]+\n", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
     first, _, rest = text.partition("\n")

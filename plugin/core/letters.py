@@ -15,10 +15,12 @@ from pathlib import Path
 from jinja2 import TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 
+from plugin.core.budget import CHECK_SECONDS, CHECK_STEPS, Budget, active, metered
 from plugin.core.compose import Options, compose
 from plugin.core.lint import Finding, lint
 from plugin.core.paths import TEMPLATES_DIR
 from plugin.core.rules import CATEGORIES, GENERAL_LETTER, CategoryRule, Compensation, Incident, Rules
+from plugin.errors import LetterOverBudget
 from plugin.models import AUDIENCES, TONES, Classification, Person, Previous, Ticket
 
 SAMPLE_TICKETS = (
@@ -73,23 +75,48 @@ def check_template(source: str, category: str, audience: str, rules: Rules | Non
     prevention, an active incident, compensation in the letter), so that a branch such as
     `{% if remedy %}` is checked before an admin fills the remedy in. The outcome depends only on
     the source, the category and the audience, so it is cached: a stored document is re-read
-    (by every worker, after every save) without rendering its letters again."""
-    return _check(source, category, audience)
+    (by every worker, after every save) without rendering its letters again.
+
+    Each rendering has its own budget (plugin/core/sandbox.py) and all of them share CHECK_STEPS
+    and CHECK_SECONDS, so a letter that loops or builds far too much is refused in well under a
+    second, and one that passes renders each ticket far within its budget. The steps it took are
+    then charged to the budget in force (a document's), the same whether the check was cached."""
+    try:
+        problem, steps = _check(source, category, audience)
+        if problem is None:
+            active().step(steps)
+    except LetterOverBudget as exc:  # the clock ran out (not cached: another machine may be faster),
+        return template_problem(exc)  # or the document's budget did
+    return problem
+
+
+RENDERINGS = 2 * len(SAMPLE_TICKETS) * len(TONES) * 2 * 2  # rules bare and filled, then _variants
 
 
 @lru_cache(maxsize=512)
-def _check(source: str, category: str, audience: str) -> TemplateProblem | None:
+def _check(source: str, category: str, audience: str) -> tuple[TemplateProblem | None, int]:
+    """(why the letter cannot be used or None, the steps its renderings took)."""
+    budget = Budget(steps=CHECK_STEPS, seconds=CHECK_SECONDS, scope=f" over its {RENDERINGS} test renderings")
+    try:
+        with metered(budget, alone=True):
+            _render_variants(source, category, audience)
+    except LetterOverBudget as exc:
+        if exc.timed:
+            raise
+        return template_problem(exc), budget.used_steps
+    except Exception as exc:  # whatever the sandbox raises, the letter is refused with it
+        return template_problem(exc), budget.used_steps
+    return None, budget.used_steps
+
+
+def _render_variants(source: str, category: str, audience: str) -> None:
     bare = CategoryRule(label="Label")
     filled = CategoryRule(label="Label", remedy="We have put it right.", prevention="We changed how we work.",
                           compensation=Compensation(kind="credit", amount=10, currency="EUR", in_letter=True))
     incident = Incident(category, "Something outside our control happened.", "Everyone affected gets a credit.")
-    try:
-        for rules in (Rules({category: bare}), Rules({category: filled}, (incident,))):
-            for _ in _variants(source, category, audience, rules):
-                pass
-    except Exception as exc:  # whatever the sandbox raises, the letter is refused with it
-        return template_problem(exc)
-    return None
+    for rules in (Rules({category: bare}), Rules({category: filled}, (incident,))):
+        for _ in _variants(source, category, audience, rules):
+            pass
 
 
 def template_problem(exc: Exception) -> TemplateProblem:
@@ -97,7 +124,8 @@ def template_problem(exc: Exception) -> TemplateProblem:
     if isinstance(exc, TemplateSyntaxError):
         return TemplateProblem(exc.lineno, exc.message or str(exc))
     lines = [frame.lineno for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == "<template>"]
-    message = str(exc) if isinstance(exc, (SecurityError, UndefinedError)) else f"{exc.__class__.__name__}: {exc}"
+    plain = isinstance(exc, (SecurityError, UndefinedError, LetterOverBudget))
+    message = str(exc) if plain else f"{exc.__class__.__name__}: {exc}"
     return TemplateProblem(lines[-1] if lines else None, message)
 
 

@@ -23,10 +23,24 @@ HEADER = ("# Amends mapping rules and letters (format described in README, \"Rul
           "# Apply with `amends rules import FILE` or the console's Import / export page.\n")
 
 
+# The format nests five levels at most (document > categories > id > compensation > value);
+# anything deeper is a mistake or an attack, refused before anything recursive builds it.
+MAX_DEPTH = 12
+# A complete export is about 400 values. Building Python nodes slows down faster than linearly
+# (garbage collection), so a 2 MiB list of zeros would hold the web worker for a minute or more.
+MAX_NODES = 20_000
+# libyaml when the wheel has it (20x faster); the pure-Python reader otherwise.
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse(text: str, source: str = "rules") -> tuple[Any, dict[tuple, int]]:
     """(data, lines): the document's data and, per key path, the line it is on (1-based).
     A ("block", *path) entry gives the first line of a block scalar's text (| or >)."""
-    loader = yaml.SafeLoader(text)
+    try:
+        _check_shape(text, source)
+        loader = _Loader(text, source)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, source) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -34,14 +48,57 @@ def parse(text: str, source: str = "rules") -> tuple[Any, dict[tuple, int]]:
         lines: dict[tuple, int] = {}
         _walk(node, (), lines, source)
         return loader.construct_document(node), lines
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise RulesError(f"not valid YAML: {exc.problem or exc.context}", source=source,
-                         line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
-        raise RulesError(f"not valid YAML: {exc}", source=source) from None
+        raise _yaml_error(exc, source) from None
     finally:
         loader.dispose()
+
+
+def _yaml_error(exc: yaml.YAMLError, source: str) -> RulesError:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        return RulesError(f"not valid YAML: {exc.problem or exc.context}", source=source,
+                          line=mark.line + 1 if mark else None)
+    return RulesError(f"not valid YAML: {exc}", source=source)
+
+
+def _check_shape(text: str, source: str) -> None:
+    """One pass over the parser's events (iterative, nothing built yet), refusing anchors and
+    aliases, nesting deeper than MAX_DEPTH and more than MAX_NODES values. A rules document has
+    no use for aliases, and shared nodes expand exponentially: a 340-byte "billion laughs"
+    is gigabytes once walked or constructed."""
+    depth = nodes = 0
+    for event in yaml.parse(text, Loader=_BASE_LOADER):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise RulesError("anchors and aliases (&name, *name) are not allowed in a rules document; "
+                             "write the value out", source=source, line=line)
+        if isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise RulesError(f"more than {MAX_NODES} values; a rules document is far smaller",
+                                 source=source, line=line)
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RulesError(f"nested more than {MAX_DEPTH} levels deep", source=source, line=line)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+class _Loader(_BASE_LOADER):
+    """A value YAML reads but Python cannot hold (a 5,000-digit number, month 13) is a RulesError
+    naming its line, not a ValueError."""
+
+    def __init__(self, text: str, source: str):
+        super().__init__(text)
+        self.source = source
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            raise RulesError(f"not valid YAML: {exc}", source=self.source, line=node.start_mark.line + 1) from None
 
 
 def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int], source: str) -> None:

@@ -5,12 +5,15 @@ the sandbox (plugin/core/letters.py: check_template)."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from plugin.core.budget import DOCUMENT_STEPS, Budget, metered
 from plugin.core.letters import check_template
 from plugin.core.paths import TEMPLATES_DIR
 from plugin.core.rules import (
@@ -104,9 +107,28 @@ def apply(rules: Rules, data: Any, source: str = "rules", lines: dict | None = N
             ctx.fail(("incidents",), "must be a list")
         incidents = tuple(_incident(raw, ctx, ("incidents", i), categories) for i, raw in enumerate(raw_incidents))
     result = Rules(categories, incidents)
-    for name, audience, source_text in changed_templates:
-        _check_template(ctx, ("categories", name, "template", audience), source_text, name, audience, result)
+    _check_letters(ctx, changed_templates, result)
     return result
+
+
+# Checking a letter compiles it and renders it 32 times (~20 ms, ~0.2 s at MAX_TEMPLATE_CHARS),
+# so the letters one document may change are bounded too: 200 is all 17 categories' pairs and
+# 80 custom ones; 500,000 characters are 25 letters at their limit, or 200 of 2,500.
+MAX_LETTERS = 200
+MAX_LETTERS_CHARS = 500_000
+
+
+def _check_letters(ctx: _Ctx, letters: list[tuple[str, str, str]], rules: Rules) -> None:
+    """Every letter this layer changes, checked within one document budget (DOCUMENT_STEPS)."""
+    if len(letters) > MAX_LETTERS:
+        ctx.fail(("categories",), f"changes {len(letters)} letters; a document changes at most {MAX_LETTERS}")
+    size = sum(len(source_text) for _, _, source_text in letters)
+    if size > MAX_LETTERS_CHARS:
+        ctx.fail(("categories",), f"its letters have {size:,} characters in all; at most {MAX_LETTERS_CHARS:,}")
+    with metered(Budget(steps=DOCUMENT_STEPS, seconds=math.inf, built=math.inf, scope=" for all the letters "
+                        "in the document")):
+        for name, audience, source_text in letters:
+            _check_template(ctx, ("categories", name, "template", audience), source_text, name, audience, rules)
 
 
 @dataclass
@@ -207,11 +229,11 @@ def _phrases(value: Any, ctx: _Ctx, path: tuple) -> tuple[tuple[str, float], ...
 def _template(value: Any, ctx: _Ctx, path: tuple) -> tuple[tuple[str, str], ...]:
     if value is None:
         return ()
-    if isinstance(value, str):  # a file under templates/ for both audiences (older rules files)
-        target = (TEMPLATES_DIR / value).resolve()
-        if TEMPLATES_DIR not in target.parents or not target.is_file():
-            ctx.fail(path, f"no template file {value!r} under templates/")
-        text = target.read_text(encoding="utf-8")
+    if isinstance(value, str):  # a shipped letter's file for both audiences (older rules files)
+        if value not in _letter_files():
+            ctx.fail(path, f"{value[:80]!r} is not a shipped letter; name one such as "
+                           "apologies/en/damaged_item.customer.txt.j2")
+        text = (TEMPLATES_DIR / value).read_text(encoding="utf-8")
         return tuple((a, text) for a in LETTER_AUDIENCES)
     if not isinstance(value, dict):
         ctx.fail(path, "must map an audience (customer, client) to the letter's template source")
@@ -226,6 +248,14 @@ def _template(value: Any, ctx: _Ctx, path: tuple) -> tuple[tuple[str, str], ...]
                                          f"{MAX_TEMPLATE_CHARS}")
         result[audience] = source_text.replace("\r\n", "\n")
     return tuple(sorted(result.items()))
+
+
+@lru_cache(maxsize=1)
+def _letter_files() -> frozenset[str]:
+    """The files `template:` may name: the letters under templates/apologies/<locale>/, never the
+    shared frame (_base) nor the console's HTML. A name is looked up here, never joined to a path."""
+    return frozenset(p.relative_to(TEMPLATES_DIR).as_posix() for p in (TEMPLATES_DIR / "apologies").glob("*/*.txt.j2")
+                     if not p.name.startswith("_base"))
 
 
 def _compensation(raw: Any, ctx: _Ctx, path: tuple) -> Compensation:

@@ -5,17 +5,22 @@ package gathers the areas' public names so a caller need not know which module h
 - engine: the engine, the SQLite writer lock, migrations
 - lifecycle: receiving, leasing and finishing events (the state machine)
 - suggestion_data: suggestions, feedback, per-account models
-- console: logins, audit log, rules documents, connections
+- console: sign-in limit and sessions, audit log, rules documents, connections
 - reports: the suggestion log, stats and outcomes
+- workers: queue workers' heartbeats and the waiting work (/healthz)
 """
 
 from plugin.db.console import (
     add_audit,
+    admin_session,
+    clear_login_attempts,
     connected_accounts,
-    failed_logins,
     get_connection,
     list_audit,
+    open_admin_session,
     record_login,
+    reserve_login_attempt,
+    revoke_admin_session,
     rule_document,
     rule_document_version,
     save_connection,
@@ -36,6 +41,7 @@ from plugin.db.lifecycle import (
     note_marker,
     record_attempt,
     recoverable,
+    renew_lease,
     schedule_retry,
 )
 from plugin.db.reports import (
@@ -50,9 +56,6 @@ from plugin.db.reports import (
     suggestion_status_counts,
 )
 from plugin.db.schema import (
-    admin_sessions,
-    heartbeats,
-    login_counters,
     FAILED,
     POSTED,
     PROCESSING,
@@ -61,13 +64,16 @@ from plugin.db.schema import (
     SKIPPED,
     UNFINISHED,
     account_models,
+    admin_sessions,
     attempts,
     audit_log,
     connections,
     deliveries,
     events,
     feedback,
+    heartbeats,
     login_attempts,
+    login_counters,
     metadata,
     outcomes,
     rule_documents,
@@ -85,6 +91,15 @@ from plugin.db.suggestion_data import (
     sidebar_inserted,
     ticket_suggestion,
     ticket_text,
+)
+from plugin.db.workers import (
+    Heartbeat,
+    Waiting,
+    beat,
+    forget_workers,
+    latest_heartbeat,
+    waiting_events,
+    workers_seen_since,
 )
 
 __all__ = [
@@ -123,6 +138,7 @@ __all__ = [
     "Claim",
     "claim",
     "mark_post_started",
+    "renew_lease",
     "mark_note_posted",
     "finish",
     "schedule_retry",
@@ -143,7 +159,11 @@ __all__ = [
     "posted_suggestion",
     "sidebar_inserted",
     "record_login",
-    "failed_logins",
+    "reserve_login_attempt",
+    "clear_login_attempts",
+    "open_admin_session",
+    "admin_session",
+    "revoke_admin_session",
     "add_audit",
     "list_audit",
     "rule_document",
@@ -161,4 +181,11 @@ __all__ = [
     "record_outcome",
     "get_outcome",
     "outcome_figures",
+    "Heartbeat",
+    "Waiting",
+    "beat",
+    "forget_workers",
+    "latest_heartbeat",
+    "workers_seen_since",
+    "waiting_events",
 ]

@@ -1,35 +1,98 @@
-"""What the admin console stores: login attempts, the audit log, the rules document and
+"""What the admin console stores: sign-in attempts and sessions, the audit log, the rules document and
 helpdesk connections."""
 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import time
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from plugin.db.engine import writing
-from plugin.db.schema import audit_log, connections, login_attempts, rule_documents
+from plugin.db.schema import admin_sessions, audit_log, connections, login_attempts, login_counters, rule_documents
 
-# --- admin: login attempts ------------------------------------------------------
+# --- admin: sign-in limit and sessions (issue 12) ---------------------------------
 
 def record_login(engine: Engine, remote: str, ok: bool, now: float | None = None) -> None:
+    """A log of password checks (who tried from where, when); the limit itself is login_counters."""
     with writing(engine) as conn:
         conn.execute(login_attempts.insert().values(remote=remote[:64], at=now or time.time(), ok=ok))
 
 
-def failed_logins(engine: Engine, remote: str, since: float) -> int:
-    """Failures from this address since `since`, not counting those before its last success."""
+def _upsert(engine: Engine):
+    """INSERT ... ON CONFLICT, which both our databases have (SQLite's RETURNING needs 3.35+)."""
+    return postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
+
+
+def reserve_login_attempt(engine: Engine, remote: str, now: float, window: float) -> int:
+    """Count one more attempt from `remote` in its window (a new window once the last one has
+    passed) and return the count, in one atomic statement: concurrent guesses each get their
+    own number, so no more than the limit of them can go on to check the password."""
+    expired = login_counters.c.window_start <= now - window
+    statement = _upsert(engine)(login_counters).values(remote=remote[:64], window_start=now, failures=1)
+    statement = statement.on_conflict_do_update(index_elements=[login_counters.c.remote], set_={
+        "failures": sa.case((expired, 1), else_=login_counters.c.failures + 1),
+        "window_start": sa.case((expired, now), else_=login_counters.c.window_start),
+    }).returning(login_counters.c.failures)
+    with writing(engine) as conn:
+        return conn.execute(statement).scalar_one()
+
+
+def clear_login_attempts(engine: Engine, remote: str, now: float, window: float) -> None:
+    """After a right password: this address starts afresh (and long-passed windows go)."""
+    with writing(engine) as conn:
+        conn.execute(login_counters.delete().where(sa.or_(
+            login_counters.c.remote == remote[:64], login_counters.c.window_start <= now - window)))
+
+
+SESSION_KEEP_SECONDS = 30 * 24 * 3600  # ended sessions are deleted this long after they expired
+SESSION_TOUCH_SECONDS = 60  # last_seen_at is refreshed at most this often: one write a minute, not per page
+
+
+def _session_id(token: str) -> str:
+    # Only the hash is stored: a copy of the table opens no session.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_admin_session(engine: Engine, name: str, remote: str, now: float, lifetime: float) -> str:
+    """A new signed-in session; returns its random token, the only thing the cookie carries."""
+    token = secrets.token_urlsafe(32)
+    with writing(engine) as conn:
+        # Sessions that ended long ago are of no use any more: drop them as new ones open.
+        conn.execute(admin_sessions.delete().where(admin_sessions.c.expires_at < now - SESSION_KEEP_SECONDS))
+        conn.execute(admin_sessions.insert().values(id=_session_id(token), name=name[:255], remote=remote[:64],
+                                                    created_at=now, last_seen_at=now, expires_at=now + lifetime))
+    return token
+
+
+def admin_session(engine: Engine, token: str, now: float) -> dict[str, Any] | None:
+    """The session behind `token` while it is open (not signed out, not expired), else None."""
+    where = (admin_sessions.c.id == _session_id(token), admin_sessions.c.revoked_at.is_(None),
+             admin_sessions.c.expires_at > now)
     with engine.connect() as conn:
-        last_ok = conn.execute(sa.select(sa.func.max(login_attempts.c.at)).where(
-            login_attempts.c.remote == remote[:64], login_attempts.c.ok.is_(True))).scalar() or 0.0
-        return conn.execute(sa.select(sa.func.count()).select_from(login_attempts).where(
-            login_attempts.c.remote == remote[:64], login_attempts.c.ok.is_(False),
-            login_attempts.c.at >= max(since, last_ok))).scalar() or 0
+        row = conn.execute(sa.select(admin_sessions).where(*where)).mappings().first()
+    if row is None:
+        return None
+    if now - row["last_seen_at"] >= SESSION_TOUCH_SECONDS:
+        with writing(engine) as conn:
+            conn.execute(admin_sessions.update().where(*where).values(last_seen_at=now))
+    return dict(row)
+
+
+def revoke_admin_session(engine: Engine, token: str, now: float) -> bool:
+    """Sign out: the session ends on the server, so any copy of its cookie opens nothing."""
+    with writing(engine) as conn:
+        return bool(conn.execute(admin_sessions.update().where(
+            admin_sessions.c.id == _session_id(token), admin_sessions.c.revoked_at.is_(None),
+        ).values(revoked_at=now)).rowcount)
 
 
 # --- admin: audit log -----------------------------------------------------------

@@ -2,14 +2,19 @@
 
 An event's row is the source of truth for its progress; the queue only carries
 wake-ups. So a worker killed at any moment loses nothing: unfinished rows are
-found again (`recoverable`) and claimed under a lease (`claim`), and a claim is
-fenced by its owner so a worker whose lease ran out cannot overwrite a newer one.
+found again (`recoverable`) and claimed under a lease (`claim`). Every write of an
+attempt is fenced by its claim, not by its process: the attempt number and a token
+drawn for that claim alone, so neither another process nor another thread of the
+same one can write for an attempt whose lease was taken over. The running attempt
+renews its lease (`renew_lease`), so the lease can be short: a live attempt keeps
+it however slow the helpdesk is, a dead one's event is free one short lease later.
 """
 
 
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,16 +96,29 @@ def _existing_event_id(engine: Engine, event: TicketEvent) -> int | None:
 class Claim:
     event_id: int
     attempt: int
-    owner: str
+    owner: str  # the worker process (for the attempt log)
     event: TicketEvent
     note_marker: str
     post_started: bool
     note_posted: bool
+    holder: str  # what `lease_owner` holds for this claim alone: owner and a token
+    lease_seconds: float
+
+
+def _lease_holder(owner: str) -> str:
+    """The owner plus a token unique to one claim (lease_owner is 128 characters at most).
+
+    The token, not the attempt number alone, because an admin's retry of a failed event
+    starts the count again, so a stale attempt could share its number with a new one.
+    """
+    token = uuid.uuid4().hex[:12]
+    return f"{owner[:128 - len(token) - 1]}#{token}"
 
 
 def claim(engine: Engine, event_id: int, owner: str, lease_seconds: float, now: float | None = None) -> Claim | None:
     """Take the event for one attempt, or None if it is finished, leased, or not due."""
     now = now or time.time()
+    holder = _lease_holder(owner)
     due = sa.or_(
         sa.and_(events.c.status.in_((QUEUED, RETRYING)),
                 sa.or_(events.c.next_attempt_at.is_(None), events.c.next_attempt_at <= now + 0.5)),
@@ -110,7 +128,7 @@ def claim(engine: Engine, event_id: int, owner: str, lease_seconds: float, now: 
         result = conn.execute(
             events.update()
             .where(events.c.id == event_id, due)
-            .values(status=PROCESSING, lease_owner=owner, lease_until=now + lease_seconds,
+            .values(status=PROCESSING, lease_owner=holder, lease_until=now + lease_seconds,
                     attempts=events.c.attempts + 1, updated_at=now)
         )
         if result.rowcount != 1:
@@ -124,18 +142,35 @@ def claim(engine: Engine, event_id: int, owner: str, lease_seconds: float, now: 
         note_marker=row["note_marker"],
         post_started=row["post_started_at"] is not None,
         note_posted=row["note_posted_at"] is not None,
+        holder=holder,
+        lease_seconds=lease_seconds,
     )
 
 
 def _fenced(c: Claim):
-    return sa.and_(events.c.id == c.event_id, events.c.lease_owner == c.owner, events.c.status == PROCESSING)
+    """This claim's attempt still holds the event: no later claim (of any process or thread) took it."""
+    return sa.and_(events.c.id == c.event_id, events.c.attempts == c.attempt, events.c.lease_owner == c.holder,
+                   events.c.status == PROCESSING)
+
+
+def renew_lease(engine: Engine, c: Claim, now: float | None = None) -> bool:
+    """Extend the running attempt's lease by another `lease_seconds`; False once the claim is fenced off."""
+    now = now or time.time()
+    with writing(engine) as conn:
+        result = conn.execute(events.update().where(_fenced(c)).values(lease_until=now + c.lease_seconds))
+    return result.rowcount == 1
 
 
 def mark_post_started(engine: Engine, c: Claim, now: float | None = None) -> bool:
-    """Written before the note is sent: a later attempt then checks the ticket first."""
+    """Written before the note is sent: a later attempt then checks the ticket first.
+
+    It renews the lease too, so the post (bounded by the HTTP deadline, shorter than a
+    lease) is over before anyone else may claim the event, even if renewals stop now.
+    """
     now = now or time.time()
     with writing(engine) as conn:
-        result = conn.execute(events.update().where(_fenced(c)).values(post_started_at=now, updated_at=now))
+        result = conn.execute(events.update().where(_fenced(c)).values(
+            post_started_at=now, updated_at=now, lease_until=now + c.lease_seconds))
     return result.rowcount == 1
 
 
@@ -187,7 +222,8 @@ def recoverable(engine: Engine, now: float | None = None, overdue_by: float | No
     At start-up (`overdue_by=None`) that is every unfinished event. The periodic
     sweep passes `overdue_by` to pick only events whose wake-up is that late,
     i.e. lost: a queued event nobody claimed, a retry whose time has long
-    passed, a lease that ran out.
+    passed. A lease that ran out is lost at once: a live attempt renews its
+    lease, so an expired one means the attempt died and nothing will wake it.
     """
     now = now or time.time()
     with engine.connect() as conn:
@@ -207,7 +243,7 @@ def recoverable(engine: Engine, now: float | None = None, overdue_by: float | No
             not_before = updated_at
         if overdue_by is None:
             due.append((event_id, max(not_before, now)))
-        elif not_before <= now - overdue_by:
+        elif not_before <= now - (0.0 if status == PROCESSING else overdue_by):
             due.append((event_id, now))
     return due
 

@@ -15,3 +15,13 @@ def console_account(settings: Settings, engine: Engine) -> tuple[str, str]:
         return "zendesk", settings.zendesk_subdomain
     connected = db.connected_accounts(engine, "zendesk")
     return "zendesk", connected[0] if connected else "default"
+
+
+def serves(settings: Settings, engine: Engine, helpdesk: str, account: str) -> bool:
+    """Only accounts this deployment works for: the configured subdomain, else those
+    connected in the console."""
+    if helpdesk != "zendesk":
+        return False
+    if settings.zendesk_subdomain:
+        return account == settings.zendesk_subdomain
+    return account in db.connected_accounts(engine, helpdesk)

@@ -14,6 +14,7 @@ import threading
 from sqlalchemy.engine import Engine
 
 from plugin import db
+from plugin.core import inputs
 from plugin.core.classify import Classifier, default_classifier, load_examples, model_cache_dir
 from plugin.core.classify.model import LinearModel, fingerprint, train
 
@@ -24,6 +25,10 @@ _lock = threading.Lock()
 
 
 def _path(helpdesk: str, account: str, fp: str):
+    """The account's model file. The names go into a file name, so only the strict patterns
+    pass: an account of `../` segments would otherwise put the file outside the cache folder."""
+    if not (inputs.is_helpdesk(helpdesk) and inputs.is_account(account)):
+        raise ValueError(f"not a helpdesk account name: {helpdesk[:40]!r}/{account[:70]!r}")
     return model_cache_dir() / f"account-{helpdesk}-{account}-{fp}.npz"
 
 

@@ -5,6 +5,12 @@ Crash safety rests on three writes around the one non-idempotent call:
 note's `amends-ref` marker. An attempt that finds `post_started_at` set but not
 `note_posted_at` asks the helpdesk whether the note is already there before
 posting, so a process killed mid-post never causes a second note.
+
+Two attempts never run at once: each write is fenced by the attempt's own claim
+(not its process), the running attempt renews its lease in the background
+(`leases.LeaseKeeper`), and `post_started_at` is the fenced write right before
+the post, so an attempt that lost its lease cannot post. The post itself is
+bounded by the HTTP deadline, shorter than the lease it renews.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from plugin.core.suggest import requester_key
 from plugin.errors import HelpdeskError, PermanentError, RateLimited, RetryableError
 from plugin.models import Suggestion, Ticket
 from plugin.services import rulebook
+from plugin.services.leases import LeaseKeeper
 from plugin.services.suggesting import AccountContext
 
 log = logging.getLogger(__name__)
@@ -54,6 +61,14 @@ def process_event(engine: Engine, connector: Connector, settings: Settings, even
     claim = db.claim(engine, event_id, owner, settings.lease_seconds)
     if claim is None:
         return Result("not_claimed")
+    with LeaseKeeper(engine, claim):
+        return _run(engine, connector, settings, claim, rand, rules)
+
+
+def _run(engine: Engine, connector: Connector, settings: Settings, claim: db.Claim,
+         rand: Callable[[], float], rules: Rules | None) -> Result:
+    """One attempt under its claim, recorded; its lease is kept by the caller."""
+    event_id = claim.event_id
     started = time.time()
     event = claim.event
     ctx = f"{event.helpdesk}/{event.account} ticket {event.ticket_id} event {event_id} attempt {claim.attempt}"
@@ -79,7 +94,8 @@ def process_event(engine: Engine, connector: Connector, settings: Settings, even
         db.finish(engine, claim, db.FAILED, reason)
         return Result("failed", reason=reason)
     db.record_attempt(engine, claim, started, result.outcome)
-    log.info("%s %s", ctx, result.outcome)
+    # Another claim took the event over (this attempt missed its renewals): never routine.
+    log.log(logging.WARNING if result.outcome == "lease_lost" else logging.INFO, "%s %s", ctx, result.outcome)
     return result
 
 

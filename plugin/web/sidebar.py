@@ -24,14 +24,15 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template,
 
 from plugin import db
 from plugin.connectors.zendesk import ZendeskConnector
-from plugin.core import sidebar_auth
+from plugin.core import inputs, sidebar_auth
 from plugin.core.classify import Classifier
 from plugin.core.paths import PROJECT_ROOT
 from plugin.core.rules import GENERAL_LETTER
 from plugin.core.sidebar_auth import KeyUnavailable, SidebarRefused, SidebarSession
 from plugin.core.suggest import Suggested, read
+from plugin.errors import LetterOverBudget
 from plugin.models import AUDIENCES, GENERAL, TONES, Classification, Person, Ticket
-from plugin.services import learning
+from plugin.services import accounts, learning
 from plugin.services.suggesting import AccountContext
 
 log = logging.getLogger(__name__)
@@ -87,12 +88,8 @@ def _headers(response: Response) -> Response:
 
 
 def serves(account: str) -> bool:
-    """Only accounts this deployment works for: the configured subdomain, else those
-    connected in the console."""
-    settings = runtime().settings
-    if settings.zendesk_subdomain:
-        return account == settings.zendesk_subdomain
-    return account in db.connected_accounts(runtime().engine, "zendesk")
+    """Only Zendesk accounts this deployment works for (plugin/services/accounts.py)."""
+    return accounts.serves(runtime().settings, runtime().engine, "zendesk", account)
 
 
 # --- the page -----------------------------------------------------------------------------
@@ -210,18 +207,21 @@ def render():
 
 
 def _body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise _Refused(400, "body must be a JSON object")
-    return data
+    if not request.is_json:
+        raise _Refused(415, "Content-Type must be application/json")
+    try:
+        return inputs.load_json_object(request.get_data(cache=False))
+    except ValueError as exc:  # not JSON, too deep (Flask's get_json would raise RecursionError: a 500)
+        raise _Refused(400, str(exc)) from None
 
 
 def _ticket_from(data: dict) -> Ticket:
     """The ticket as the page read it from ZAF. Only text: nothing here is trusted beyond
     being what the agent's own Zendesk shows them."""
-    ticket_id = str(data.get("ticket_id") or "").strip()
-    if not ticket_id.isdigit() or len(ticket_id) > 20:
-        raise _Refused(400, "ticket_id must be a ticket number")
+    try:
+        ticket_id = inputs.helpdesk_id(data.get("ticket_id"), "ticket_id")
+    except ValueError as exc:
+        raise _Refused(400, str(exc)) from None
     raw = data.get("ticket") or {}
     if not isinstance(raw, dict):
         raise _Refused(400, "ticket must be an object")
@@ -267,7 +267,10 @@ def _composed(session: SidebarSession, ticket: Ticket, rules, category: str = ""
     if not (ticket.subject or ticket.description):
         raise _Refused(400, "no text to work from: the ticket has no subject or description yet")
     context = AccountContext(engine, settings, session.helpdesk, session.account, rules)
-    result = context.suggest(ticket, category=category, audience=audience, tone=tone)
+    try:
+        result = context.suggest(ticket, category=category, audience=audience, tone=tone)
+    except LetterOverBudget as exc:  # an admin's letter that this ticket makes too big or too slow
+        raise _Refused(422, exc.reason) from None
     c, s = result.classification, result.suggestion
     label = ("General letter (category unclear)" if c.decision == GENERAL else
              "Not a complaint" if c.category == "other" else rules.label(c.category))

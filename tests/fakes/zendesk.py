@@ -16,7 +16,9 @@ A violation goes to ``.contract_errors`` and the request is answered
 ``400 {"error": "InvalidRequest"}`` without being applied.
 
 Tests inspect ``.requests``, ``.comments(id)``, ``.ticket_tags(id)``, wait with ``.wait_for()``
-and inject faults with ``.inject()`` / ``.release()``. For the console: ``.oauth_clients``
+and inject faults with ``.inject()`` / ``.release()``; ``.chaos()`` fails a seeded random fraction of
+the API calls (429 with Retry-After, 500, 503, a slow drip of the answer, a connection dropped mid-answer)
+and counts them in ``.chaos_counts`` (``bench/chaos.py``). For the console: ``.oauth_clients``
 (default ``amends-console`` / ``zd-client-secret``), ``.deny_authorization``,
 ``.access_token_lifetime``, ``.expire_access_tokens()``, ``.revoke_refresh_tokens()``,
 ``.access_tokens()``, ``.webhooks()``, ``.webhook_secret(id)`` and ``.webhook_transport``. For the
@@ -34,13 +36,15 @@ import copy
 import html
 import itertools
 import json
+import random
 import re
 import signal
+import socket
 import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlencode
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -61,6 +65,8 @@ ERROR_BODIES = {  # default bodies for injected statuses
     500: {"error": "InternalServerError", "description": "Internal server error"},
     503: {"error": "ServiceUnavailable", "description": "Service temporarily unavailable"},
 }
+CHAOS_MODES = ("429", "500", "503", "drip", "drop")  # see FakeZendesk.chaos()
+DELIVERY_KEY = "fake_zendesk.delivery"  # environ key: how _wsgi must (mis)deliver an applied answer
 CHANGEABLE = ("subject", "status", "priority", "type", "assignee_id", "group_id", "organization_id",
               "requester_id", "external_id", "due_at", "custom_status_id", "tags")
 
@@ -110,6 +116,27 @@ class _Fault:
     times: int
 
 
+@dataclass
+class _Chaos:
+    rates: dict[str, float]
+    rng: random.Random
+    retry_after: int
+    drip_interval: float
+    drip_seconds: float
+    path_regex: re.Pattern
+
+    def roll(self, path: str) -> str | None:
+        """The fault for this request, or None; one draw per matching request (seeded)."""
+        if not self.path_regex.search(path):
+            return None
+        draw = self.rng.random()
+        for mode, rate in self.rates.items():
+            if draw < rate:
+                return mode
+            draw -= rate
+        return None
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:  # no access log
         pass
@@ -134,6 +161,8 @@ class FakeZendesk(ConsoleEndpoints):
         self._users: dict[int, dict] = {}
         self._orgs: dict[int, dict] = {}
         self._faults: list[_Fault] = []
+        self._chaos: _Chaos | None = None
+        self.chaos_counts: dict[str, int] = dict.fromkeys(CHAOS_MODES, 0)
         self._sleepers: set[threading.Event] = set()
         self._ids = itertools.count(10_000_000_001)
         self._server: Any = None
@@ -202,6 +231,11 @@ class FakeZendesk(ConsoleEndpoints):
         with self._cond:
             return copy.deepcopy(self._comments.get(ticket_id, []))
 
+    def note_counts(self) -> dict[int, int]:
+        """Internal notes per ticket, without copying comments (cheap enough to poll for thousands)."""
+        with self._cond:
+            return {tid: sum(1 for c in comments if c["public"] is False) for tid, comments in self._comments.items()}
+
     def ticket_tags(self, ticket_id: int) -> list[str]:
         with self._cond:
             return list(self._tickets[ticket_id]["tags"]) if ticket_id in self._tickets else []
@@ -236,6 +270,24 @@ class FakeZendesk(ConsoleEndpoints):
         with self._cond:
             self._faults.append(fault)
 
+    def chaos(self, rates: Mapping[str, float] | None, *, seed: int = 0, retry_after: int = 1,
+              drip_interval: float = 1.0, drip_seconds: float = 30.0,
+              path_regex: str = r"^/api/v2/tickets/") -> None:
+        """Fail a random fraction of the matching requests (not consumed like inject()); None stops it.
+
+        ``rates`` maps modes to fractions, e.g. ``{"429": 0.02, "drop": 0.01}``: "429" (with
+        ``Retry-After: retry_after``), "500" and "503" answer an error without applying the request;
+        "drip" applies it and sends the real answer one byte every ``drip_interval`` seconds (the rest at
+        once after ``drip_seconds``: only a total deadline on the caller's side cuts it); "drop" applies
+        it, sends half the answer and closes the connection. Draws come from ``random.Random(seed)``.
+        """
+        unknown = set(rates or {}) - set(CHAOS_MODES)
+        if unknown or sum((rates or {}).values()) > 1:
+            raise ValueError(f"chaos rates: modes {CHAOS_MODES}, summing to at most 1; got {rates}")
+        with self._cond:
+            self._chaos = None if not rates else _Chaos(
+                dict(rates), random.Random(seed), retry_after, drip_interval, drip_seconds, re.compile(path_regex))
+
     def release(self) -> None:
         """Wake every request currently waiting in an injected delay."""
         with self._cond:
@@ -250,7 +302,38 @@ class FakeZendesk(ConsoleEndpoints):
         text = payload if isinstance(payload, str) else json.dumps(payload)
         headers = dict(headers)
         content_type = headers.pop("Content-Type", "application/json; charset=utf-8")  # the app key is text
+        if environ.get(DELIVERY_KEY):
+            data = text.encode()
+            chunks = self._drip(data) if environ[DELIVERY_KEY] == "drip" else self._cut(data, environ)
+            response = Response(chunks, status, headers, content_type=content_type)
+            response.headers["Content-Length"] = str(len(data))  # the client waits for all of it
+            return response(environ, start_response)
         return Response(text, status, headers, content_type=content_type)(environ, start_response)
+
+    def _drip(self, data: bytes) -> Iterator[bytes]:
+        """One byte per drip_interval until drip_seconds have passed (or release()/stop()), then the rest."""
+        chaos, wake = self._chaos, threading.Event()
+        interval, seconds = (chaos.drip_interval, chaos.drip_seconds) if chaos else (0.0, 0.0)
+        with self._cond:
+            self._sleepers.add(wake)
+            if self._stopping:
+                wake.set()
+        try:
+            deadline, sent = time.time() + seconds, 0
+            while sent < len(data) and time.time() < deadline and not wake.is_set():
+                yield data[sent:sent + 1]
+                sent += 1
+                wake.wait(interval)
+            yield data[sent:]
+        finally:
+            with self._cond:
+                self._sleepers.discard(wake)
+
+    @staticmethod
+    def _cut(data: bytes, environ: dict) -> Iterator[bytes]:
+        """Half the answer, then the connection closes under it: the client reads a short body."""
+        yield data[:max(1, len(data) // 2)]
+        environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
 
     def _parse(self, request: Request) -> tuple[Any, list[str]]:
         raw, label = request.get_data(), f"{request.method} {request.path}"
@@ -282,8 +365,15 @@ class FakeZendesk(ConsoleEndpoints):
                 result = (401, self._unauthorized_body(request), {})
             else:
                 fault = self._take_fault(request.method, request.path)
-                if fault is None or fault.after_apply or (fault.status is None and not fault.delay):
+                chaos = self._chaos.roll(request.path) if fault is None and self._chaos else None
+                if chaos:
+                    self.chaos_counts[chaos] += 1
+                if chaos in ("429", "500", "503"):
+                    result = self._chaos_error(int(chaos))
+                elif fault is None or fault.after_apply or (fault.status is None and not fault.delay):
                     result = self._apply(request, body)
+                    if chaos:  # drip or drop: Zendesk did the work, the answer is what breaks
+                        request.environ[DELIVERY_KEY] = chaos
             deferred = fault is not None and (fault.delay > 0 or fault.status is not None)
             if deferred and fault.delay > 0:
                 self._sleepers.add(wake)
@@ -306,6 +396,10 @@ class FakeZendesk(ConsoleEndpoints):
                     result = self._apply(request, body)
                 record.status = result[0]
         return result
+
+    def _chaos_error(self, status: int) -> tuple[int, dict, dict]:
+        retry = {"Retry-After": str(self._chaos.retry_after)} if status == 429 else {}
+        return status, ERROR_BODIES[status], retry
 
     def _authenticated(self, request: Request) -> bool:
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")

@@ -4,6 +4,6 @@ form carries a CSRF token (Flask-WTF's CSRFProtect, installed in create_app), an
 off until AMENDS_ADMIN_PASSWORD and AMENDS_SECRET_KEY are both set."""
 
 from plugin.web.admin import auth, connect, rules_pages, rules_transfer, watch
-from plugin.web.admin.base import bp
+from plugin.web.admin.base import bp, console_off_page
 
-__all__ = ["bp", "auth", "connect", "rules_pages", "rules_transfer", "watch"]
+__all__ = ["bp", "console_off_page", "auth", "connect", "rules_pages", "rules_transfer", "watch"]

@@ -1,21 +1,24 @@
-"""Console login and logout: one shared password, compared in constant time, with
-failed attempts counted per address so guessing is slowed to a crawl."""
+"""Console sign-in and sign-out: one shared password, compared in constant time; attempts counted
+per address by one atomic statement before the password is checked, so even concurrent guesses
+get no more than MAX_FAILURES checks a window. A sign-in opens a session row on the server and
+the cookie carries only its random token; signing out revokes the row. Both go to the audit log."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
-from urllib.parse import urlparse
 
-from flask import redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 
 from plugin import db
-from plugin.web.admin.base import bp, console_enabled, runtime
+from plugin.web.admin.base import SESSION_TOKEN, actor, bp, describe_actor, helpdesk_account, runtime
 
 MAX_FAILURES = 5  # per address ...
 WINDOW_SECONDS = 15 * 60  # ... in this window; then refused until the window passes
-SESSION_HOURS = 12
+# A console path and query, printable ASCII only: no CR/LF for a header, no other host.
+LOCAL_NEXT = re.compile(r"/admin(?:[/?][!-~]*)?")
 
 
 def password_matches(given: str, expected: str) -> bool:
@@ -23,41 +26,51 @@ def password_matches(given: str, expected: str) -> bool:
     return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), hashlib.sha256(expected.encode()).digest())
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths under /admin: never an open redirect to another host."""
-    if target and target.startswith("/admin") and not urlparse(target).netloc and "\\" not in target:
+def _local_next(target: str | None) -> str:
+    """`target` when it is a console address of this site, else "": never an open redirect to
+    another host, nor a header that breaks (a CR/LF in Location is a 500)."""
+    if target and LOCAL_NEXT.fullmatch(target) and "\\" not in target:
         return target
-    return url_for("admin.overview")
+    return ""
+
+
+def _login_page(error: str | None = None, status: int = 200):
+    return render_template("admin/login.html", error=error, next=_local_next(request.values.get("next"))), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    if not console_enabled():
-        return render_template("admin/off.html"), 503
-    engine = runtime().engine
-    remote = request.remote_addr or "unknown"
-    error = None
-    status = 200
     if request.method == "POST":
-        now = time.time()
-        if db.failed_logins(engine, remote, now - WINDOW_SECONDS) >= MAX_FAILURES:
-            error = f"Too many wrong passwords from your address. Try again in {WINDOW_SECONDS // 60} minutes."
-            status = 429
-        elif password_matches(request.form.get("password", ""), runtime().settings.admin_password):
-            db.record_login(engine, remote, True, now)
-            session.clear()
-            session.permanent = True
-            session["admin"] = True
-            session["admin_name"] = (request.form.get("name") or "").strip()[:80]
-            return redirect(_safe_next(request.form.get("next")))
-        else:
-            db.record_login(engine, remote, False, now)
-            error = "Wrong password."
-            status = 401
-    return render_template("admin/login.html", error=error, next=request.values.get("next", "")), status
+        return _sign_in()
+    return _login_page()
+
+
+def _sign_in():
+    engine, remote, now = runtime().engine, request.remote_addr or "unknown", time.time()
+    # The attempt is counted before the password is checked: the count is the limit's only state.
+    if db.reserve_login_attempt(engine, remote, now, WINDOW_SECONDS) > MAX_FAILURES:
+        return _login_page(f"Too many wrong passwords from your address. Try again in {WINDOW_SECONDS // 60} "
+                           "minutes.", 429)
+    right = password_matches(request.form.get("password", ""), runtime().settings.admin_password)
+    db.record_login(engine, remote, right, now)
+    if not right:
+        return _login_page("Wrong password.", 401)
+    db.clear_login_attempts(engine, remote, now, WINDOW_SECONDS)
+    name = (request.form.get("name") or "").strip()[:80]
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    token = db.open_admin_session(engine, name, remote, now, lifetime)
+    session.clear()  # nothing from before the sign-in carries over (a fixed session, an old CSRF token)
+    session.permanent = True
+    session[SESSION_TOKEN] = token
+    db.add_audit(engine, *helpdesk_account(), describe_actor(name), "admin.sign_in", "console", now=now)
+    return redirect(_local_next(request.form.get("next")) or url_for("admin.overview"))
 
 
 @bp.post("/logout")
 def logout():
+    now = time.time()
+    # Revoked on the server: a copy of the cookie kept anywhere opens nothing any more.
+    if db.revoke_admin_session(runtime().engine, session.get(SESSION_TOKEN, ""), now):
+        db.add_audit(runtime().engine, *helpdesk_account(), actor(), "admin.sign_out", "console", now=now)
     session.clear()
     return redirect(url_for("admin.login"))

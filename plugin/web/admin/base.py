@@ -2,14 +2,17 @@
 console works on, who is acting, the overview page. Each area adds its routes to `bp` in its
 own module (auth, connect, rules_pages, rules_transfer, watch); the package imports them all.
 
-Every route refuses without a session (`_require_login`), every form carries a CSRF
-token (Flask-WTF's CSRFProtect, installed in create_app), and the console is off
-until AMENDS_ADMIN_PASSWORD and AMENDS_SECRET_KEY are both set.
+Every route refuses without an open session (`_require_login`: the cookie carries a random token
+whose session row must be neither signed out nor expired), every form carries a CSRF token
+(Flask-WTF's CSRFProtect, installed in create_app), and the console is off until
+AMENDS_ADMIN_PASSWORD and AMENDS_SECRET_KEY are both set (`console_off_page`).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+import time
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
 from plugin import db
 from plugin.core.decision import SkipReason
@@ -19,6 +22,13 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 # Endpoints open without a session: the login form itself.
 PUBLIC_ENDPOINTS = frozenset({"admin.login"})
+# The cookie's key for the session token (auth.py signs in and out).
+SESSION_TOKEN = "admin_session"
+# What the console needs, and what each is for (the console-off page names the missing ones).
+CONSOLE_SETTINGS = {
+    "AMENDS_SECRET_KEY": ("secret_key", "signs the console's cookies and forms (long and random)"),
+    "AMENDS_ADMIN_PASSWORD": ("admin_password", "the password to sign in with"),
+}
 
 
 def runtime():
@@ -32,14 +42,40 @@ def helpdesk_account() -> tuple[str, str]:
     return console_account(runtime().settings, runtime().engine)
 
 
+def describe_actor(name: str) -> str:
+    return f"{name or 'admin'} ({request.remote_addr or 'unknown'})"
+
+
 def actor() -> str:
-    """Who is acting, for the audit log: the name given at login and where from."""
-    return f"{session.get('admin_name') or 'admin'} ({request.remote_addr or 'unknown'})"
+    """Who is acting, for the audit log: the name given at sign-in and where from."""
+    return describe_actor((g.get("admin") or {}).get("name", ""))
 
 
-def console_enabled() -> bool:
+def missing_settings() -> list[str]:
     settings = runtime().settings
-    return bool(settings.admin_password and settings.secret_key)
+    return [name for name, (field, _why) in CONSOLE_SETTINGS.items() if not getattr(settings, field)]
+
+
+def console_off_page():
+    """Any console page while a setting it needs is missing: a 503 page naming them.
+
+    create_app installs this ahead of CSRF protection, which cannot run without the secret key
+    that may be the very setting missing (it would answer a bare 500)."""
+    if request.blueprint != bp.name:
+        return None
+    missing = missing_settings()
+    if not missing:
+        return None
+    g.admin = None  # no session counts while the console is off
+    return render_template("admin/off.html", missing={name: CONSOLE_SETTINGS[name][1] for name in missing}), 503
+
+
+def open_session() -> dict | None:
+    """The signed-in session the cookie's token names, while it is open, else None."""
+    token = session.get(SESSION_TOKEN)
+    if not isinstance(token, str):
+        return None
+    return db.admin_session(runtime().engine, token, time.time())
 
 
 def event_reason(row: dict) -> str:
@@ -51,21 +87,25 @@ def event_reason(row: dict) -> str:
 
 @bp.before_request
 def _require_login():
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
-    if not console_enabled():
-        return render_template("admin/off.html"), 503
-    if session.get("admin") is True:
+    g.admin = open_session()  # also read by the pages' header (the nav and Sign out)
+    if g.admin is not None or request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if request.method in ("GET", "HEAD"):
         return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
     return render_template("admin/refused.html", reason="You are not signed in, or your session has ended."), 401
 
 
+def _signed_in() -> bool:
+    # _require_login looked the session up; a page answered before it ran (a CSRF refusal) looks now.
+    if "admin" not in g:
+        g.admin = open_session()
+    return g.admin is not None
+
+
 @bp.context_processor
 def _page_helpers():
     # The nav shows only areas that exist, so each area can land on its own.
-    return {"has_page": lambda endpoint: endpoint in current_app.view_functions}
+    return {"has_page": lambda endpoint: endpoint in current_app.view_functions, "signed_in": _signed_in()}
 
 
 @bp.after_request

@@ -12,7 +12,17 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from plugin.core import compensation as comp
 from plugin.core.compose import Options, shipped_source
 from plugin.core.letters import lint_source, template_problem
-from plugin.core.rules import AUDIENCES, CATEGORIES, LETTER_AUDIENCES, TONES, CategoryRule, Rules, RulesError, is_custom
+from plugin.core.rules import (
+    AUDIENCES,
+    CATEGORIES,
+    LETTER_AUDIENCES,
+    MAX_TEMPLATE_CHARS,
+    TONES,
+    CategoryRule,
+    Rules,
+    RulesError,
+    is_custom,
+)
 from plugin.core.rules_document import category_text
 from plugin.core.rules_layer import apply
 from plugin.services import rulebook
@@ -204,6 +214,9 @@ def rule_preview(category: str):
     except RulesError as exc:
         warning = f"Using the saved settings: {error_text(exc)}"
     source = data.get(f"template_{audience}", "").replace("\r\n", "\n")
+    if len(source) > MAX_TEMPLATE_CHARS:  # as a save would refuse it; compiling more costs seconds
+        return jsonify(ok=False, error={"line": None, "message": f"the letter is {len(source)} characters; keep "
+                                                                  f"it under {MAX_TEMPLATE_CHARS}"}), 400
     try:
         result = draft_ticket(ticket, rules_now, options(), category=category, audience=audience,
                               template_source=source)

@@ -16,6 +16,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from plugin import db
 from plugin.core.decision import SkipReason
+from plugin.errors import LetterOverBudget
 from plugin.models import AUDIENCES, GENERAL, TONES, Person, Ticket
 from plugin.services import outcomes
 from plugin.services.suggesting import AccountContext
@@ -239,7 +240,12 @@ def try_ticket():
         errors.append("Tone must be warm or formal (or the rule's choice).")
     if errors:
         return _render("admin/try.html", 400, form=form, errors=errors, result=None)
-    return _render("admin/try.html", form=form, errors=[], result=try_text(**form))
+    try:
+        result = try_text(**form)
+    except LetterOverBudget as exc:  # the account's letter for this category is too big or slow here
+        return _render("admin/try.html", 422, form=form, errors=[f"Amends could not write the letter: {exc.reason}."],
+                       result=None)
+    return _render("admin/try.html", form=form, errors=[], result=result)
 
 
 def try_text(subject: str, description: str, requester: str = "", audience: str = "", tone: str = "",
