@@ -133,6 +133,13 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
         "product": found.product or "[product]", "has_product": bool(found.product),
         "amount": found.amounts[0] if found.amounts else "[amount]", "has_amount": bool(found.amounts),
         "date_given": found.dates[0] if found.dates else "[date]", "has_date": bool(found.dates),
+        # Issue 13 (filled in by facts.py and asks.py): references quoted exactly, amounts by their
+        # role, the date the customer gave, and the customer's asks with their answers. "" / [] when
+        # the ticket does not say.
+        "references": [], "reference": "",
+        "amount_charged": "", "amount_shown": "", "amount_refund": "", "amount_fee": "",
+        "customer_date": "",
+        "asks": [],
         # Admin-given facts get a lead-in, so every letter keeps its seven parts whatever the wording.
         "explanation": f"What happened: {incident.cause}" if incident else "",
         "remedy": (incident.remedy if incident and incident.remedy else rule.remedy),

@@ -253,9 +253,10 @@ def _template(value: Any, ctx: _Ctx, path: tuple) -> tuple[tuple[str, str], ...]
 @lru_cache(maxsize=1)
 def _letter_files() -> frozenset[str]:
     """The files `template:` may name: the letters under templates/apologies/<locale>/, never the
-    shared frame (_base) nor the console's HTML. A name is looked up here, never joined to a path."""
+    shared frame (_base) and its partials nor the console's HTML. A name is looked up here, never
+    joined to a path."""
     return frozenset(p.relative_to(TEMPLATES_DIR).as_posix() for p in (TEMPLATES_DIR / "apologies").glob("*/*.txt.j2")
-                     if not p.name.startswith("_base"))
+                     if not p.name.startswith("_") or p.name.startswith("_custom."))
 
 
 def _compensation(raw: Any, ctx: _Ctx, path: tuple) -> Compensation:
