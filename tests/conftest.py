@@ -12,6 +12,8 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import signal
+import sys
 import time
 import uuid
 from datetime import datetime, timezone
@@ -37,7 +39,10 @@ SECRET = "whsec-test-secret"
 
 
 def _scratch():
-    """Our own PostgreSQL database and Redis db for this run (tests/scratch.py), dropped at exit."""
+    """Our own PostgreSQL database and Redis db for this run (tests/scratch.py), dropped at exit
+    (a SIGTERM, e.g. from `timeout`, exits through atexit too; what a kill -9 leaves behind the
+    next run on this machine drops)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         scratch = Scratch("test").create()
     except Unavailable as exc:

@@ -8,7 +8,10 @@ server (we claim the first empty db from 1 to 15 with a marker key, and flush on
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import socket
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,9 +32,27 @@ class Unavailable(Exception):
     """Why the scratch database or queue could not be made (the tests that need them skip)."""
 
 
+HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]  # names fit PostgreSQL's 63 characters
+OURS = re.compile(r"^amends_[a-z]+_([0-9a-f]{6})_(\d+)_[0-9a-f]{8}$")
+
+
+def _left_behind(token: str) -> bool:
+    """A scratch name of this machine whose process is gone (killed before it could drop it)."""
+    match = OURS.match(token)
+    if not match or match.group(1) != HOST:
+        return False
+    try:
+        os.kill(int(match.group(2)), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 class Scratch:
     def __init__(self, label: str = "test"):
-        self.token = f"amends_{label}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        self.token = f"amends_{label}_{HOST}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         self.database_url = ""
         self.queue_url = ""
         self._redis = None
@@ -41,6 +62,9 @@ class Scratch:
         try:
             admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
             with admin.connect() as conn:
+                for (name,) in conn.execute(sa.text("SELECT datname FROM pg_database")).all():
+                    if _left_behind(name):
+                        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 conn.execute(sa.text(f'CREATE DATABASE "{self.token}"'))
             admin.dispose()
         except Exception as exc:
@@ -60,6 +84,9 @@ class Scratch:
 
             for number in range(1, 16):
                 client = redis.Redis.from_url(redis_db_url(number), socket_connect_timeout=2)
+                holder = client.get(MARKER)
+                if holder and _left_behind(holder.decode(errors="replace")) and client.dbsize() >= 1:
+                    client.flushdb()  # a scratch db of ours whose process was killed
                 if client.set(MARKER, self.token, nx=True):
                     if client.dbsize() == 1:  # empty but for our marker: ours now
                         self._redis = client
