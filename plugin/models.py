@@ -10,9 +10,13 @@ from typing import Any, Literal, get_args
 Audience = Literal["customer", "client"]
 Tone = Literal["warm", "formal"]
 FeedbackKind = Literal["correction", "thumbs_up", "thumbs_down", "insert"]
+# What a customer may explicitly ask for in a ticket (plugin/core/asks.py finds them).
+AskKind = Literal["refund", "replacement", "cancel_order", "expedite", "lock_account", "callback", "escalate",
+                  "deadline", "compensation", "explanation"]
 AUDIENCES: tuple[Audience, ...] = get_args(Audience)
 TONES: tuple[Tone, ...] = get_args(Tone)
 FEEDBACK_KINDS: tuple[FeedbackKind, ...] = get_args(FeedbackKind)
+ASK_KINDS: tuple[AskKind, ...] = get_args(AskKind)
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,14 @@ class Classification:
 
 
 @dataclass(frozen=True)
+class Ask:
+    """One explicit request in a ticket: its kind and the customer's own short words for it."""
+
+    kind: AskKind
+    text: str
+
+
+@dataclass(frozen=True)
 class Suggestion:
     """What gets posted: the note body and the tags to add."""
 
@@ -135,6 +147,7 @@ class Suggestion:
     lint: tuple = ()  # plugin.core.lint.Finding
     audience: Audience | Literal[""] = ""
     tone: Tone | Literal[""] = ""
+    asks: tuple[Ask, ...] = ()  # the customer's explicit requests, in the order they came
 
 
 @dataclass(frozen=True)

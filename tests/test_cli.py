@@ -46,7 +46,8 @@ def test_draft_json_has_the_contract_fields(tmp_path):
                     AMENDS_COMPANY_NAME="Northwind Goods")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert list(data) == ["category", "confidence", "subject", "letter", "to_fill", "compensation", "lint", "note"]
+    assert list(data) == ["category", "confidence", "subject", "letter", "to_fill", "compensation", "lint", "note",
+                          "asks"]
     assert data["category"] == "delivery_delay"
     assert data["letter"].startswith("Hi Priya,") and "Northwind Goods" in data["letter"]
     assert "[new delivery date]" in data["to_fill"] and data["lint"] == []
@@ -81,6 +82,30 @@ def test_lint_fails_on_a_bad_letter_file(tmp_path):
     assert result.returncode == 1
     for code in ("generic", "template-syntax", "length", "subject"):
         assert code in result.stdout
+
+
+def test_lint_finds_claims_promises_and_compensation_in_a_plain_letter(tmp_path):
+    letter = tmp_path / "letter.txt"
+    letter.write_text(
+        "Subject: Your order A1234 is late\n\nHi Maria,\n\nI'm sorry that order A1234 hasn't arrived when we said "
+        "it would. What happened: the parcel was held up at the depot because of a missed scan.\n\nI have "
+        "arranged a replacement, and we will refund you 100% today. Here is a £20 voucher as well.\n\nThis will "
+        "never happen again, we guarantee it. If anything doesn't look right, just reply to this email and I'll "
+        "pick it up myself.\n\nKind regards,\nTom\n")
+    result = amends(["lint", str(letter)], tmp_path)
+    assert result.returncode == 1
+    for found in ('completed-claim: "I have arranged"', 'unlisted-compensation: "100%"',
+                  'unlisted-compensation: "£20 voucher"', 'absolute-promise: "will never happen again"',
+                  'absolute-promise: "we guarantee"'):
+        assert found in result.stdout.replace("\n", " ")
+    honest = letter.read_text().replace("I have arranged a replacement, and we will refund you 100% today. Here is "
+                                        "a £20 voucher as well.", "I will arrange a replacement once you confirm "
+                                        "your address.").replace("This will never happen again, we guarantee it. ",
+                                                                 "To stop this happening again, we are changing how "
+                                                                 "we check parcels. ")
+    letter.write_text(honest)
+    clean = amends(["lint", str(letter)], tmp_path)
+    assert clean.returncode == 0, clean.stdout
 
 
 def test_classify_text_prints_category_and_confidence(tmp_path):

@@ -31,7 +31,7 @@ def test_note_has_header_divider_subject_letter_and_marker():
     assert "Runner-up: refund_delay" in header and 'Decided by: "not arrived"' in header
     assert "Compensation to consider: express shipping" in header
     assert "To fill before sending: " in header and "Lint: ok" in header
-    assert letter_part.strip().startswith("Subject: Your order A1234 is late")
+    assert letter_part.strip().startswith("Subject: Your order #A1234 is late")  # quoted as the customer wrote it
     assert "Hi Maria," in letter_part
     assert footer.strip() == "amends-ref: abc123"
     assert s.tags == ("amends_suggested", "amends_delivery_delay")
@@ -77,7 +77,9 @@ def test_no_fault_variant_admits_nothing():
     owned = compose(ticket(), LATE, "m", no_fault=False).letter
     empathic = compose(ticket(), LATE, "m", no_fault=True).letter
     assert "let you down" in owned
-    assert "let you down" not in empathic and "sorry" not in empathic.lower()
+    # sympathy without blame: one "sorry" for what happened, no admission that we caused it
+    assert "let you down" not in empathic and empathic.lower().count("sorry") == 1
+    assert "we did not keep our word" not in empathic and "when we said" not in empathic
 
 
 def test_no_fault_is_on_by_default_for_security_and_contract():

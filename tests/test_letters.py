@@ -6,6 +6,7 @@ response (include=users,organizations); <category>.<audience>.letter.txt is the 
 expected files after a deliberate wording change (read the diff before committing).
 """
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,12 +14,18 @@ import pytest
 
 from plugin.connectors.zendesk import ticket_from_show_response
 from plugin.core.compose import Options, compose, environment
-from plugin.core.rules import CATEGORIES
-from plugin.models import Classification
+from plugin.core.lint import APOLOGY_WORDS
+from plugin.core.rules import CATEGORIES, default_rules
+from plugin.core.rules_layer import apply
+from plugin.models import Classification, Person, Ticket
 from tests.fixtures.tickets.regen import CASES, FIXTURES, draft_letter
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "apologies" / "en"
 PAIRS = [(c, a) for c in CATEGORIES for a in ("customer", "client")]
+# "I have arranged", "we've cancelled", "has already": an action claimed as done. The letter is written
+# before anyone acts, so only the rule's own remedy text may say so (checked here without one).
+DONE = re.compile(r"\b(?:I|we)(?: have|['’]ve)(?! (?:no|not|to|a|any)\b)\s+\w+|\b(?:has|have) already\b",
+                  re.IGNORECASE)
 
 
 def test_a_letter_exists_for_every_category_and_audience():
@@ -50,6 +57,11 @@ def test_every_variant_lints_clean(category, audience, tone, no_fault, repeat):
     assert s.lint == (), [f.message for f in s.lint]
     words = len(s.letter.split())
     assert 60 <= words <= 250
+    # one or two apology words: no-fault letters keep their sympathy, none piles them up
+    assert 1 <= len(APOLOGY_WORDS.findall(s.letter)) <= 2, APOLOGY_WORDS.findall(s.letter)
+    assert DONE.findall(s.letter) == []  # honest tense: what will happen, never what nobody did
+    if not repeat:  # no prevention fact and no incident: the letter promises no change
+        assert "[what we are changing]" not in s.letter and "Optional: say what you are changing" in s.note
     if repeat:
         assert "won't happen again" not in s.letter.lower() and "will not happen again" not in s.letter.lower()
 
@@ -87,3 +99,60 @@ def test_lint_is_clean_for_shipped_templates_via_cli():
 
     result = subprocess.run([sys.executable, "-m", "plugin.cli", "lint"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _warm(category, audience="customer", **kwargs):
+    ticket = ticket_from_show_response(CASES[(category, audience)])
+    return compose(ticket, Classification(category, 0.9), "m", audience=audience, no_fault=False,
+                   options=Options(company_name="Northwind Goods"), **kwargs)
+
+
+def test_only_the_rules_remedy_may_say_an_action_is_done():
+    default = _warm("refund_delay")
+    assert "I will take the refund to our payments team" in default.letter and not DONE.search(default.letter)
+    rules = apply(default_rules(), {"categories": {"refund_delay": {
+        "remedy": "Refunds under the limit are issued at once: I have released yours today."}}})
+    done = _warm("refund_delay", rules=rules)
+    assert "I have released yours today." in done.letter and done.lint == ()
+
+
+def test_prevention_only_from_a_rule_fact_or_an_incident():
+    plain = _warm("delivery_delay")
+    assert "[what we are changing]" not in plain.letter and "we now" not in plain.letter
+    assert "Optional: say what you are changing so it does not happen again" in plain.note
+    rules = apply(default_rules(), {"categories": {"delivery_delay": {"prevention": "we now ship from two sites."}}})
+    fact = _warm("delivery_delay", rules=rules)
+    assert "What we are changing: we now ship from two sites." in fact.letter and "Optional:" not in fact.note
+    rules = apply(default_rules(), {"incidents": [{"category": "delivery_delay", "cause": "A storm shut the depot.",
+                                                   "starts": "2026-11-20T00:00:00Z", "ends": "2026-11-25T00:00:00Z"}]})
+    incident = _warm("delivery_delay", rules=rules, now=datetime(2026, 11, 22, tzinfo=timezone.utc))
+    assert "[what we are changing]" in incident.letter and "Optional:" not in incident.note
+
+
+@pytest.mark.parametrize("audience", ["customer", "client"])
+def test_closings_and_explanations_vary_with_the_category(audience):
+    closings, explanations = set(), set()
+    for category in CATEGORIES:
+        paragraphs = _warm(category, audience).letter.split("\n\n")
+        closings.add(paragraphs[-2])  # the last paragraph before the sign-off
+        explanations.add(re.sub(r"\[[^]]*\]", "[]", paragraphs[2]))
+    assert len(closings) == len(CATEGORIES) and len(explanations) == len(CATEGORIES)
+    assert not any(e.startswith("What happened:") for e in explanations)  # no form field without an incident
+
+
+def test_known_facts_replace_placeholders():
+    ticket = Ticket(id="1", subject="Charged twice for invoice INV-2291",
+                    description="You charged me twice, $84.50 each time.", requester=Person(id="5", name="Ann Lee"))
+    s = compose(ticket, Classification("billing_error", 0.9), "m")
+    assert "invoice INV-2291" in s.subject and "return $84.50 to the card" in s.letter
+    assert "[refund amount]" not in s.letter and "[order number]" not in s.subject + s.letter
+    assert s.lint == ()
+
+
+def test_a_second_complaint_is_acknowledged_in_every_letter():
+    for category in CATEGORIES:
+        other = "slow_response" if category != "slow_response" else "product_defect"
+        ticket = ticket_from_show_response(CASES[(category, "customer")])
+        s = compose(ticket, Classification(category, 0.9, secondary=other), "m", audience="customer",
+                    options=Options(company_name="Northwind Goods"))
+        assert "You also mentioned" in s.letter and s.lint == (), category

@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, Template
 
+from plugin.core import asks as asks_mod
 from plugin.core import compensation as comp
 from plugin.core import facts as facts_mod
 from plugin.core.lint import Finding, lint
@@ -26,7 +27,7 @@ from plugin.core.paths import TEMPLATES_DIR
 from plugin.core.rules import GENERAL_LETTER, Rules, default_rules, is_custom
 from plugin.core.sandbox import LetterSandbox, render
 from plugin.errors import LetterOverBudget
-from plugin.models import AUDIENCES, GENERAL, Classification, Previous, Suggestion, Ticket
+from plugin.models import AUDIENCES, GENERAL, Ask, Classification, Previous, Suggestion, Ticket
 
 PLACEHOLDER_RE = re.compile(r"\[[a-z][a-z' -]*\]")
 DIVIDER = "-" * 40
@@ -101,6 +102,17 @@ def audience_for(ticket: Ticket, configured: str) -> str:
     return "client" if ticket.organization else "customer"
 
 
+def ticket_facts(found: facts_mod.Facts) -> dict:
+    """What the ticket says, for letters: references quoted as written, amounts by their role, the
+    customer's date; "" / [] when it does not say. Values are already safe (no [brackets])."""
+    return {
+        "references": [{"kind": r.kind, "value": r.value} for r in found.references],
+        "reference": found.reference,
+        **{f"amount_{role}": found.amount(role) for role in facts_mod.AMOUNT_ROLES},
+        "customer_date": found.customer_date,
+    }
+
+
 def compose(ticket: Ticket, classification: Classification, marker: str, *, rules: Rules | None = None,
             options: Options = Options(), now: datetime | None = None, previous: Previous | None = None,
             audience: str | None = None, tone: str | None = None, no_fault: bool | None = None,
@@ -119,6 +131,8 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
     offer = None if general else comp.suggest(category, rule.compensation, repeat=repeat)
     incident = None if general else rules.incident(category, now)
     found = facts_mod.extract(ticket, options.order_field_id)
+    asks = asks_mod.extract(ticket.subject, ticket.description)
+    answered = asks_mod.for_letter(asks, rules.commitment)
 
     formal = tone == "formal"
     context = {
@@ -136,10 +150,10 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
         # Issue 13 (filled in by facts.py and asks.py): references quoted exactly, amounts by their
         # role, the date the customer gave, and the customer's asks with their answers. "" / [] when
         # the ticket does not say.
-        "references": [], "reference": "",
-        "amount_charged": "", "amount_shown": "", "amount_refund": "", "amount_fee": "",
-        "customer_date": "",
-        "asks": [],
+        **ticket_facts(found),
+        "asks": answered,
+        # Someone else, not the writer, was asked for: no letter may answer "stay with me".
+        "escalation_asked": any(ask.kind == "escalate" for ask in asks),
         # Admin-given facts get a lead-in, so every letter keeps its seven parts whatever the wording.
         "explanation": f"What happened: {incident.cause}" if incident else "",
         "remedy": (incident.remedy if incident and incident.remedy else rule.remedy),
@@ -155,18 +169,22 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
     except LetterOverBudget as exc:  # the event's reason names the letter
         raise exc.for_letter(f"{category}.{audience}") if template_source is None else exc
     to_fill = tuple(dict.fromkeys(PLACEHOLDER_RE.findall(subject + "\n" + letter)))
-    settings_text = " ".join([rule.remedy, rule.prevention, incident.cause if incident else "",
-                              incident.remedy if incident else "", offer.text if offer else ""])
-    findings = lint(letter, subject=subject, to_fill=to_fill,
-                    allowed_numbers=facts_mod.numbers_in(ticket.subject, ticket.description, settings_text,
-                                                         context["order"]))
+    # The admin's own words: a claim, promise or compensation in them is the admin's to make.
+    given = tuple(text for text in (rule.remedy, rule.prevention, incident.cause if incident else "",
+                                    incident.remedy if incident else "", offer.text if offer else "",
+                                    *(a["answer"] for a in answered if a["committed"])) if text)
+    findings = lint(letter, subject=subject, to_fill=to_fill, given=given,
+                    ticket_text=f"{ticket.subject}\n{ticket.description}",
+                    allowed_numbers=facts_mod.numbers_in(ticket.subject, ticket.description, " ".join(given),
+                                                         context["order"], *(r.value for r in found.references)))
     tags = ("amends_suggested", f"amends_{category}", *rule.tags)
     note = render_note(classification, subject, letter, to_fill, marker, offer=offer, findings=findings,
-                       previous=previous, audience=audience, tone=tone, incident=bool(incident))
+                       previous=previous, audience=audience, tone=tone, incident=bool(incident),
+                       optional_prevention=not (context["prevention"] or incident or previous), asks=asks)
     return Suggestion(classification=classification, subject=subject, letter=letter, note=note,
                       tags=tuple(dict.fromkeys(tags)), to_fill=to_fill,
                       compensation=offer.text if offer else "", lint=tuple(findings),
-                      audience=audience, tone=tone)
+                      audience=audience, tone=tone, asks=asks)
 
 
 def render_letter(template, context: dict) -> tuple[str, str]:
@@ -183,7 +201,10 @@ def render_letter(template, context: dict) -> tuple[str, str]:
 def render_note(c: Classification, subject: str, letter: str, to_fill: tuple[str, ...], marker: str, *,
                 offer: comp.Offer | None = None, findings: list[Finding] | tuple = (),
                 previous: Previous | None = None, audience: str = "", tone: str = "",
-                incident: bool = False) -> str:
+                incident: bool = False, optional_prevention: bool = False, asks: tuple[Ask, ...] = ()) -> str:
+    """`optional_prevention`: the letter has no prevention line (no rule fact, incident or repeat),
+    so the agent is offered one to add when they know what is changing. `asks`: the customer's
+    requests, listed near the top with their exact words (the letter answers each)."""
     if c.decision == GENERAL:
         complaint = f"complaint confidence {c.complaint:.2f}; " if c.complaint is not None else ""
         lines = [f"Amends suggestion: general letter (a complaint, but the category is unclear; {complaint}"
@@ -197,6 +218,8 @@ def render_note(c: Classification, subject: str, letter: str, to_fill: tuple[str
             lines.append(f"Runner-up: {c.runner_up}")
     if c.secondary:
         lines.append(f"Also complains about: {c.secondary} (address it in the letter too)")
+    if asks:
+        lines.append(asks_mod.note_line(asks))
     if c.evidence:
         lines.append("Decided by: " + ", ".join(f'"{e}"' for e in c.evidence))
     if audience:
@@ -209,6 +232,8 @@ def render_note(c: Classification, subject: str, letter: str, to_fill: tuple[str
         where = "in the letter" if offer.in_letter else "not in the letter"
         lines.append(f"Compensation to consider: {offer.text} ({where})")
     lines.append("To fill before sending: " + (", ".join(to_fill) if to_fill else "nothing"))
+    if optional_prevention:
+        lines.append("Optional: say what you are changing so it does not happen again (only if it is true)")
     lines.append("Lint: " + ("ok" if not findings else "; ".join(f.message for f in findings)))
     lines += [DIVIDER, f"Subject: {subject}", "", letter, DIVIDER, f"amends-ref: {marker}"]
     return "\n".join(lines)

@@ -1,10 +1,10 @@
 """Mapping rules: per category, which letter, audience, tone, tags, remedy, compensation,
 prevention facts, confidence threshold and extra classifier phrases; custom categories;
-incidents. Pure: no database, no Flask.
+incidents; the commitments agents may make when a customer asks for something. Pure: no database, no Flask.
 
 Rules come in three layers, each written in the same YAML format, each key present in
 a layer replacing that key of the layer below (a whole field at a time: `compensation`,
-`phrases`, `template` and `incidents` are replaced, not merged):
+`phrases`, `template`, `incidents` and `commitments` are replaced, not merged):
 
     shipped defaults (here)  <-  AMENDS_RULES_FILE (`load_rules`)  <-  the console's
     document for the account (stored in the database, see plugin/services/rulebook.py)
@@ -35,6 +35,8 @@ reads the YAML with line numbers and writes the complete, deterministic export t
       loyalty_points:             # a custom category: a label and at least one phrase
         label: Loyalty points missing
         phrases: {"loyalty points": 2.0, "points missing": 2.0}
+    commitments:                  # per ask kind (plugin/models.py ASK_KINDS), what agents may promise
+      refund: "I will refund the difference to your original payment method within 5 working days."
     incidents:
       - category: delivery_delay
         cause: "A storm closed our main warehouse for two days."
@@ -136,9 +138,16 @@ class Incident:
 class Rules:
     categories: dict[str, CategoryRule]
     incidents: tuple[Incident, ...] = ()
+    # (ask kind, the one sentence agents may promise for it), sorted by kind; account-wide, since a
+    # refund policy does not change with the complaint's category. Absent: a placeholder instead.
+    commitments: tuple[tuple[str, str], ...] = ()
 
     def rule(self, category: str) -> CategoryRule:
         return self.categories.get(category) or CategoryRule()
+
+    def commitment(self, kind: str) -> str:
+        """What an agent may promise when the customer asks for this kind of thing ("" when nothing)."""
+        return dict(self.commitments).get(kind, "")
 
     def incident(self, category: str, now: datetime) -> Incident | None:
         return next((i for i in self.incidents if i.category == category and i.active(now)), None)

@@ -140,6 +140,8 @@ def dump(rules: Rules, base: Rules | None = None, complete: bool = True) -> str:
     document: dict[str, Any] = {"format": FORMAT}
     if categories or complete:
         document["categories"] = categories
+    if complete or base is None or rules.commitments != base.commitments:
+        document["commitments"] = dict(rules.commitments)
     if complete or base is None or rules.incidents != base.incidents:
         document["incidents"] = [incident_fields(i) for i in rules.incidents]
     return HEADER + yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
@@ -197,6 +199,12 @@ def category_text(rules: Rules, name: str) -> str:
     if name not in rules.categories:
         return ""
     return yaml.dump({name: rule_fields(name, rules.categories[name])}, Dumper=_Dumper, sort_keys=False,
+                     allow_unicode=True, default_flow_style=False, width=100)
+
+
+def commitments_text(rules: Rules) -> str:
+    """The commitments as YAML: what the audit log shows before and after a change."""
+    return yaml.dump({"commitments": dict(rules.commitments)}, Dumper=_Dumper, sort_keys=False,
                      allow_unicode=True, default_flow_style=False, width=100)
 
 

@@ -40,6 +40,7 @@ from plugin.core.rules import (
 )
 from plugin.core.rules_document import parse
 from plugin.errors import ConfigError
+from plugin.models import ASK_KINDS
 
 
 def load_rules(path: str | Path | None) -> Rules:
@@ -66,9 +67,10 @@ def apply(rules: Rules, data: Any, source: str = "rules", lines: dict | None = N
     data = {} if data is None else data
     if not isinstance(data, dict):
         ctx.fail((), "the top level must be a mapping with categories and incidents")
-    unknown = sorted(str(k) for k in data if k not in ("format", "categories", "incidents"))
+    unknown = sorted(str(k) for k in data if k not in ("format", "categories", "commitments", "incidents"))
     if unknown:
-        ctx.fail((unknown[0],), f"unknown key(s) {', '.join(unknown)}; expected format, categories, incidents")
+        ctx.fail((unknown[0],), f"unknown key(s) {', '.join(unknown)}; expected format, categories, commitments, "
+                                "incidents")
     if data.get("format", FORMAT) != FORMAT:
         ctx.fail(("format",), f"unsupported format {data['format']!r}; this version reads format {FORMAT}")
     raw_categories = data.get("categories") or {}
@@ -106,7 +108,8 @@ def apply(rules: Rules, data: Any, source: str = "rules", lines: dict | None = N
         if not isinstance(raw_incidents, list):
             ctx.fail(("incidents",), "must be a list")
         incidents = tuple(_incident(raw, ctx, ("incidents", i), categories) for i, raw in enumerate(raw_incidents))
-    result = Rules(categories, incidents)
+    commitments = _commitments(data["commitments"], ctx) if "commitments" in data else rules.commitments
+    result = Rules(categories, incidents, commitments)
     _check_letters(ctx, changed_templates, result)
     return result
 
@@ -290,6 +293,41 @@ _FIELD_PARSERS = {
     "remedy": _text, "prevention": _text, "label": lambda v, ctx, path: _text(v, ctx, path, 80),
     "compensation": _compensation, "phrases": _phrases, "template": _template,
 }
+
+
+MAX_COMMITMENT_CHARS = 300
+_FUTURE = re.compile(r"\b(?:will|shall)\b|'ll\b|’ll\b", re.I)
+_TEMPLATE_SYNTAX = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
+
+
+def _commitments(raw: Any, ctx: _Ctx) -> tuple[tuple[str, str], ...]:
+    """Per ask kind, the one sentence agents may promise; it goes into letters word for word."""
+    path = ("commitments",)
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        ctx.fail(path, "must map an ask kind to the sentence agents may promise, e.g. "
+                       "{refund: I will refund the fee within 5 working days.}")
+    result = {}
+    for kind, value in raw.items():
+        where = path + (str(kind),)
+        if kind not in ASK_KINDS:
+            ctx.fail(where, f"{str(kind)[:40]!r} is not an ask kind; known: {', '.join(ASK_KINDS)}")
+        result[kind] = _commitment_text(value, ctx, where)
+    return tuple(sorted(result.items()))
+
+
+def _commitment_text(value: Any, ctx: _Ctx, path: tuple) -> str:
+    text = _text(value, ctx, path, MAX_COMMITMENT_CHARS)
+    if not re.search(r"[A-Za-z]", text):
+        ctx.fail(path, "must be a sentence the letter can say, e.g. I will call you back within one working day.")
+    if "\n" in text:
+        ctx.fail(path, "must be one sentence on one line")
+    if _TEMPLATE_SYNTAX.search(text):
+        ctx.fail(path, "must be plain text: template syntax ({{ }}, {% %}, {# #}) is not filled in here")
+    if not _FUTURE.search(text):
+        ctx.fail(path, "is a promise, so say it in the future tense (I will ..., We'll ...)")
+    return text
 
 
 def _incident(raw: Any, ctx: _Ctx, path: tuple, categories: dict[str, CategoryRule]) -> Incident:

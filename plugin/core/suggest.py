@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from plugin.core.asks import extract as extract_asks
 from plugin.core.classify import Classifier
 from plugin.core.compose import Options, compose
 from plugin.core.decision import SkipReason, skip_reason, with_rules
 from plugin.core.rules import GENERAL_LETTER, Rules
-from plugin.models import GENERAL, SPECIFIC, Classification, Previous, Suggestion, Ticket
+from plugin.models import GENERAL, SPECIFIC, Ask, Classification, Previous, Suggestion, Ticket
 
 DRAFT_MARKER = "draft"  # the note's reference line where nothing is posted (draft, preview, sidebar)
 
@@ -31,6 +32,12 @@ class Suggested:
     suggestion: Suggestion | None
     skip: SkipReason | None = None
     chosen: bool = False
+    asks_found: tuple[Ask, ...] = ()  # the customer's requests when there is no suggestion to carry them
+
+    @property
+    def asks(self) -> tuple[Ask, ...]:
+        """The customer's explicit requests, whether or not a letter was written."""
+        return self.suggestion.asks if self.suggestion is not None else self.asks_found
 
     @property
     def reason(self) -> str:
@@ -71,7 +78,7 @@ def suggest(ticket: Ticket, rules: Rules, classifier: Classifier, *, marker: str
         reading = found
     skip = skip_reason(reading, rules) if not category or category == "other" else None
     if skip:
-        return Suggested(found, reading, None, skip, chosen)
+        return Suggested(found, reading, None, skip, chosen, extract_asks(ticket.subject, ticket.description))
     suggestion = compose(ticket, reading, marker, rules=rules, options=options, previous=previous, now=now,
                          audience=audience or None, tone=tone or None, template_source=template_source)
     return Suggested(found, reading, suggestion, None, chosen)

@@ -20,7 +20,7 @@ from plugin.core.compose import Options
 from plugin.core.rules import Rules
 from plugin.core.rules_layer import load_rules
 from plugin.core.suggest import DRAFT_MARKER, Suggested, suggest
-from plugin.models import Ticket
+from plugin.models import Ask, Ticket
 from plugin.services.accounts import console_account
 from plugin.services.rulebook import Rulebooks
 from plugin.services.suggesting import AccountContext
@@ -74,7 +74,7 @@ def as_draft(result: Suggested) -> dict[str, Any]:
         note = (f"Amends suggestion: {c.category} (confidence {c.confidence:.2f})\n"
                 f"No note: {result.reason}.")
         return {"category": c.category, "confidence": c.confidence, "subject": "", "letter": "", "to_fill": [],
-                "compensation": "", "lint": [], "note": note}
+                "compensation": "", "lint": [], "note": note, "asks": asks_json(result.asks)}
     return {
         "category": c.category,
         "confidence": c.confidence,
@@ -84,7 +84,13 @@ def as_draft(result: Suggested) -> dict[str, Any]:
         "compensation": s.compensation,
         "lint": [f.to_dict() for f in s.lint],
         "note": s.note,
+        "asks": asks_json(s.asks),
     }
+
+
+def asks_json(asks: tuple[Ask, ...]) -> list[dict[str, str]]:
+    """The customer's explicit requests as the draft's `asks`: kind and their exact words."""
+    return [{"kind": a.kind, "text": a.text} for a in asks]
 
 
 def load_ticket_file(path: str) -> dict[str, Any]:

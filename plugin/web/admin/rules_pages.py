@@ -7,6 +7,8 @@ by the workers on their next event.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 
 from plugin.core import compensation as comp
@@ -185,7 +187,7 @@ def rule_delete(category: str):
         return redirect(url_for("admin.rule", category=category)), 303
 
     def edit(r: Rules) -> Rules:
-        return Rules({k: v for k, v in r.categories.items() if k != category}, r.incidents)
+        return replace(r, categories={k: v for k, v in r.categories.items() if k != category})
 
     change(edit, "rule.delete", category, lambda r: category_text(r, category))
     flash(f"Deleted the category {category}.", "ok")

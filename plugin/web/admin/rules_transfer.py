@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -68,7 +69,7 @@ def _remove_incident(rules_now: Rules):
 
     def edit(r: Rules) -> Rules:
         kept = [i for i in r.incidents if incident_key(i) != key]
-        return Rules(r.categories, tuple(kept))
+        return replace(r, incidents=tuple(kept))  # the rest (categories, commitments) unchanged
 
     change(edit, "incident.remove", target.category, incidents_text)
     flash("Incident removed.", "ok")
