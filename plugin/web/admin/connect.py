@@ -1,6 +1,6 @@
 """Console area "Connect Zendesk": OAuth (authorization code + PKCE) and the webhook set-up.
 
-Zendesk stops API tokens (no new ones since 2026-10-27, all off on 2027-04-30), so the
+Zendesk has made no new API tokens since 2026-10-27 and turns them all off on 2027-04-30, so the
 admin registers an OAuth client in Zendesk (Admin Center > Apps and integrations > APIs >
 OAuth clients, redirect URL `<public URL>/admin/connect/callback`), enters it here, and is
 sent to Zendesk to allow access. Tokens and secrets are stored encrypted (plugin.core.secretbox);
