@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     from flask_wtf.csrf import CSRFError, CSRFProtect
 
     from plugin.runtime import build_runtime
-    from plugin.web import admin, api, health, sidebar, webhooks
+    from plugin.web import admin, api, health, prometheus, sidebar, webhooks
 
     settings = settings or load_settings()
     app = Flask(__name__, instance_relative_config=False, template_folder=str(TEMPLATES_DIR))
@@ -52,11 +52,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     csrf.exempt(webhooks.bp)
     csrf.exempt(api.bp)
     csrf.exempt(health.bp)
+    csrf.exempt(prometheus.bp)
     # The agents' sidebar, in Zendesk's iframe: its first load carries Zendesk's signed token and
     # later requests our sidebar token in a header (never a cookie), which no other site can send.
     csrf.exempt(sidebar.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(prometheus.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(sidebar.bp)

@@ -24,11 +24,9 @@ def _settings() -> Settings:
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from plugin.observability import configure_logging
+
+    configure_logging(settings)  # AMENDS_LOG_FORMAT: text or json
 
 
 @click.group()
@@ -47,14 +45,17 @@ def serve(host: str, port: int) -> None:
     _configure_logging(settings)
     db.upgrade(db.make_engine(settings.database_url))
     _warn_if_unconfigured(settings)
+    from plugin.observability import MetricsDirectory
     from plugin.worker import EmbeddedWorker
 
-    worker = EmbeddedWorker()
-    worker.start()
-    try:
-        _Gunicorn(settings, f"{host}:{port}", on_stop=worker.expect_exit).run()
-    finally:
-        worker.stop()
+    # Before gunicorn's workers and the worker child import prometheus_client: they inherit it.
+    with MetricsDirectory():
+        worker = EmbeddedWorker()
+        worker.start()
+        try:
+            _Gunicorn(settings, f"{host}:{port}", on_stop=worker.expect_exit).run()
+        finally:
+            worker.stop()
 
 
 @main.command()
@@ -266,6 +267,21 @@ def train(helpdesk: str, account: str | None) -> None:
                else f"{helpdesk}/{account}: no corrections yet; the base model is ready")
 
 
+@main.command()
+@click.option("--older-than", "days", required=True, type=click.IntRange(min=1), metavar="DAYS",
+              help="Remove customer text older than this many days (1 or more).")
+def purge(days: int) -> None:
+    """Remove customer text older than DAYS now (the worker does it daily with AMENDS_RETENTION_DAYS)."""
+    from plugin import db
+    from plugin.services import retention
+
+    settings = _settings()
+    _configure_logging(settings)
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    click.echo(retention.summary(retention.purge(engine, days)))
+
+
 @main.command(name="lint")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 def lint_command(paths: tuple[str, ...]) -> None:
@@ -328,7 +344,11 @@ class _Gunicorn:
                 self.cfg.set("worker_class", "gthread")
                 self.cfg.set("timeout", 30)
                 self.cfg.set("graceful_timeout", 10)
-                self.cfg.set("accesslog", None)
+                from plugin.observability import child_exit, gunicorn_logger_class
+
+                self.cfg.set("accesslog", "-")  # our logger class sends it to stderr
+                self.cfg.set("logger_class", gunicorn_logger_class(settings))
+                self.cfg.set("child_exit", child_exit)
                 # gunicorn's admin control socket is one fixed path per user: two
                 # services on one machine would fight over it, and we do not use it.
                 self.cfg.set("control_socket_disable", True)

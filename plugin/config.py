@@ -28,6 +28,10 @@ class Settings:
     secret_key: str = ""
     admin_password: str = ""
     log_level: str = "INFO"
+    # text: one readable line per record; json: one JSON object per line, for log shippers.
+    log_format: str = "text"
+    # Bearer token GET /metrics requires; empty: /metrics is open (like /healthz).
+    metrics_token: str = field(default="", repr=False)
 
     zendesk_subdomain: str = ""
     zendesk_webhook_secret: str = field(default="", repr=False)
@@ -66,6 +70,9 @@ class Settings:
     worker_threads: int = 4
     # /healthz answers 503 when events wait and no worker has beaten for this long.
     worker_stale_seconds: float = 60.0
+    # Customer text (ticket payloads, letters, feedback) older than this many days is removed
+    # by the worker once a day; counts and outcomes stay. 0: keep it (no daily purge).
+    retention_days: int = 90
 
     @property
     def zendesk_base_url(self) -> str:
@@ -97,7 +104,7 @@ def _read_environment(env_file: str | os.PathLike | None) -> dict[str, str]:
 
 
 # Numbers for which 0 means something (no proxy to trust); every other number must be above 0.
-ZERO_ALLOWED = frozenset({"AMENDS_PROXY_HOPS"})
+ZERO_ALLOWED = frozenset({"AMENDS_PROXY_HOPS", "AMENDS_RETENTION_DAYS"})  # retention: 0 keeps all
 
 
 def _coerce(name: str, raw: str, kind: type) -> object:
@@ -164,8 +171,12 @@ def validate(s: Settings) -> None:
         raise ConfigError(f"AMENDS_RULES_FILE {s.rules_file!r} does not exist")
     if s.proxy_hops < 0:
         raise ConfigError(f"AMENDS_PROXY_HOPS must be 0 or more, got {s.proxy_hops}")
+    if s.retention_days < 0:
+        raise ConfigError(f"AMENDS_RETENTION_DAYS must be 0 (keep everything) or more, got {s.retention_days}")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"AMENDS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {s.log_level!r}")
+    if s.log_format not in ("text", "json"):
+        raise ConfigError(f"AMENDS_LOG_FORMAT must be text or json, got {s.log_format!r}")
     # The post starts with a renewed lease and is bounded by the HTTP deadline: it must be over
     # before that lease can run out, or a second attempt could post while the first still is.
     post_budget = 2 * s.http_timeout_seconds

@@ -60,7 +60,8 @@ class TicketEvent:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TicketEvent":
-        data = dict(data)
+        # Only our fields: a payload purged by retention (plugin/db/retention.py) carries its own marker.
+        data = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
         data["requester"] = Person(**data.get("requester") or {})
         data["delivery_keys"] = tuple(data.get("delivery_keys") or ())
         data["tags"] = tuple(data.get("tags") or ())

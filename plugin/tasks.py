@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from plugin import db
 from plugin.config import Settings
 from plugin.connectors import get_connector
-from plugin.services import learning, pipeline, rulebook
+from plugin.services import learning, pipeline, retention, rulebook
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ class Tasks:
         self.process = huey.task(name="amends.process_event")(self._process)
         self.train = huey.task(name="amends.train")(self._train)
         self.sweep = huey.periodic_task(crontab(minute="*"), name="amends.sweep")(self._sweep)
+        # Once a day, at a quiet hour off the full hour: customer text older than AMENDS_RETENTION_DAYS goes.
+        self.purge = huey.periodic_task(crontab(hour="3", minute="17"), name="amends.purge")(self._purge)
 
     def connector(self, helpdesk: str):
         # requests.Session is not thread-safe: one connector per worker thread.
@@ -100,3 +102,6 @@ class Tasks:
 
     def _sweep(self) -> int:
         return self.recover(overdue_by=SWEEP_STALE_SECONDS)
+
+    def _purge(self) -> dict[str, int] | None:
+        return retention.apply(self.engine, self.settings)

@@ -19,7 +19,7 @@ LAYERS = (
     ("core", ("plugin.core",)),
     ("settings", ("plugin.config",)),
     ("db", ("plugin.db",)),
-    ("adapters", ("plugin.connectors", "plugin.queue")),
+    ("adapters", ("plugin.connectors", "plugin.queue", "plugin.metrics")),
     ("services", ("plugin.services",)),
     ("web", ("plugin.web",)),
     ("top", ("plugin.tasks", "plugin.runtime", "plugin.worker", "plugin.cli", "plugin")),

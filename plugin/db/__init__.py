@@ -8,6 +8,7 @@ package gathers the areas' public names so a caller need not know which module h
 - console: sign-in limit and sessions, audit log, rules documents, connections
 - reports: the suggestion log, stats and outcomes
 - workers: queue workers' heartbeats and the waiting work (/healthz)
+- retention: removing customer text older than AMENDS_RETENTION_DAYS
 """
 
 from plugin.db.console import (
@@ -55,6 +56,7 @@ from plugin.db.reports import (
     suggestion_log,
     suggestion_status_counts,
 )
+from plugin.db.retention import is_purged, purge_older_than
 from plugin.db.schema import (
     FAILED,
     POSTED,
@@ -188,4 +190,6 @@ __all__ = [
     "latest_heartbeat",
     "workers_seen_since",
     "waiting_events",
+    "is_purged",
+    "purge_older_than",
 ]

@@ -103,6 +103,7 @@ class Claim:
     note_posted: bool
     holder: str  # what `lease_owner` holds for this claim alone: owner and a token
     lease_seconds: float
+    received_at: float | None = None  # when the webhook was accepted (the webhook-to-note latency)
 
 
 def _lease_holder(owner: str) -> str:
@@ -144,6 +145,7 @@ def claim(engine: Engine, event_id: int, owner: str, lease_seconds: float, now: 
         note_posted=row["note_posted_at"] is not None,
         holder=holder,
         lease_seconds=lease_seconds,
+        received_at=row["received_at"],
     )
 
 

@@ -24,7 +24,7 @@ from typing import Callable, Literal
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from plugin import db
+from plugin import db, metrics
 from plugin.config import Settings
 from plugin.connectors.base import Connector
 from plugin.core.decision import SkipReason
@@ -48,6 +48,7 @@ class Result:
     outcome: Outcome
     delay: float = 0.0
     reason: str = ""
+    skip: str = ""  # the skip reason code, when outcome is "skipped"
 
 
 def backoff_delay(attempt: int, settings: Settings, rand: Callable[[], float] = random.random) -> float:
@@ -61,8 +62,11 @@ def process_event(engine: Engine, connector: Connector, settings: Settings, even
     claim = db.claim(engine, event_id, owner, settings.lease_seconds)
     if claim is None:
         return Result("not_claimed")
+    started = time.time()
     with LeaseKeeper(engine, claim):
-        return _run(engine, connector, settings, claim, rand, rules)
+        result = _run(engine, connector, settings, claim, rand, rules)
+    _report(claim, result, time.time() - started)
+    return result
 
 
 def _run(engine: Engine, connector: Connector, settings: Settings, claim: db.Claim,
@@ -77,11 +81,10 @@ def _run(engine: Engine, connector: Connector, settings: Settings, claim: db.Cla
             rules = rulebook.effective_rules(engine, load_rules(settings.rules_file), event.helpdesk, event.account)
         result = _attempt(engine, connector, claim, settings, rules)
     except RetryableError as exc:
-        return _retry_or_fail(engine, settings, claim, started, exc, rand, ctx)
+        return _retry_or_fail(engine, settings, claim, started, exc, rand)
     except PermanentError as exc:
         db.record_attempt(engine, claim, started, "failed", exc.status, exc.reason)
         db.finish(engine, claim, db.FAILED, exc.reason)
-        log.warning("%s failed: %s", ctx, exc.reason)
         return Result("failed", reason=exc.reason)
     except SQLAlchemyError:
         # The database itself is down: nothing can be recorded now. The lease
@@ -94,9 +97,33 @@ def _run(engine: Engine, connector: Connector, settings: Settings, claim: db.Cla
         db.finish(engine, claim, db.FAILED, reason)
         return Result("failed", reason=reason)
     db.record_attempt(engine, claim, started, result.outcome)
-    # Another claim took the event over (this attempt missed its renewals): never routine.
-    log.log(logging.WARNING if result.outcome == "lease_lost" else logging.INFO, "%s %s", ctx, result.outcome)
     return result
+
+
+def _report(claim: db.Claim, result: Result, seconds: float) -> None:
+    """The attempt's end: its counters, and one structured log line (ids, outcome, duration; no ticket text)."""
+    event = claim.event
+    metrics.attempt_finished(event.helpdesk, result.outcome, seconds)
+    if result.outcome in ("posted", "already_posted"):
+        metrics.note_posted(event.helpdesk, claim.received_at)
+    elif result.outcome == "skipped":
+        metrics.skipped(event.helpdesk, result.skip)
+    elif result.outcome == "failed":
+        metrics.failed(event.helpdesk)
+    elif result.outcome == "retry":
+        metrics.retried(event.helpdesk)
+    fields = {"event_id": claim.event_id, "ticket": event.ticket_id, "helpdesk": event.helpdesk,
+              "account": event.account, "attempt": claim.attempt, "outcome": result.outcome,
+              "duration": round(seconds, 3)}
+    detail = result.skip or result.reason
+    if result.outcome == "retry":
+        fields["retry_in"] = round(result.delay, 1)
+        detail = f"next try in {result.delay:.1f}s: {result.reason}"
+    # A failure, or another claim took the event over (this attempt missed its renewals): never routine.
+    level = logging.WARNING if result.outcome in ("failed", "lease_lost") else logging.INFO
+    log.log(level, "%s/%s ticket %s event %s attempt %s: %s in %.3fs%s", event.helpdesk, event.account,
+            event.ticket_id, claim.event_id, claim.attempt, result.outcome, seconds,
+            f" ({detail})" if detail else "", extra={"amends": fields})
 
 
 def _attempt(engine: Engine, connector: Connector, claim: db.Claim, settings: Settings, rules: Rules) -> Result:
@@ -116,6 +143,7 @@ def _attempt(engine: Engine, connector: Connector, claim: db.Claim, settings: Se
     ticket = connector.fetch_ticket(event) if event.is_thin else Ticket.from_event(event)
     context = AccountContext(engine, settings, event.helpdesk, event.account, rules)
     result = context.suggest(ticket, marker=claim.note_marker)
+    metrics.classified(event.helpdesk, result.classification.decision, result.classification.category)
     if result.suggestion is None:
         return _finish(engine, claim, db.SKIPPED, "skipped", result.reason, skip=result.skip,
                        category=result.classification.category)
@@ -140,16 +168,17 @@ def _finish(engine: Engine, claim: db.Claim, status: str, outcome: str, reason: 
     if not db.finish(engine, claim, status, None if skip else reason, skip=skip.value if skip else None,
                      skip_category=category if skip else None):
         return Result("lease_lost")
-    return Result(outcome, reason=reason or "")
+    return Result(outcome, reason=reason or "", skip=skip.value if skip else "")
 
 
 def _retry_or_fail(engine: Engine, settings: Settings, claim: db.Claim, started: float, exc: HelpdeskError,
-                   rand: Callable[[], float], ctx: str) -> Result:
+                   rand: Callable[[], float]) -> Result:
+    if isinstance(exc, RateLimited):
+        metrics.rate_limited(claim.event.helpdesk)
     if claim.attempt >= settings.retry_max_attempts:
         reason = f"gave up after {claim.attempt} attempts: {exc.reason}"
         db.record_attempt(engine, claim, started, "failed", exc.status, exc.reason)
         db.finish(engine, claim, db.FAILED, reason)
-        log.warning("%s failed: %s", ctx, reason)
         return Result("failed", reason=reason)
     if isinstance(exc, RateLimited):
         delay = min(exc.retry_after, 3600.0) + rand()  # a little spread so retries don't land together
@@ -157,7 +186,6 @@ def _retry_or_fail(engine: Engine, settings: Settings, claim: db.Claim, started:
         delay = backoff_delay(claim.attempt, settings, rand)
     db.record_attempt(engine, claim, started, "retry", exc.status, exc.reason)
     db.schedule_retry(engine, claim, delay, exc.reason)
-    log.info("%s will retry in %.1fs: %s", ctx, delay, exc.reason)
     return Result("retry", delay=delay, reason=exc.reason)
 
 

@@ -13,11 +13,12 @@ the reason (private comment, the requester's comment, no note of ours on the tic
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from plugin import db
+from plugin import db, metrics
 from plugin.errors import UnsupportedMediaType, WebhookRejected
 from plugin.services import outcomes
 
@@ -25,16 +26,24 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 
-def _answer(code: int, **fields):
-    return jsonify(fields), code
+def _answer(code: int, **fields) -> tuple[dict, int]:
+    return fields, code
 
 
 @bp.post("/webhooks/<helpdesk>")
 def receive(helpdesk: str):
+    started = time.perf_counter()
     runtime = current_app.extensions["amends"]
-    connector = runtime.connectors.get(helpdesk)
-    if connector is None:
-        return _answer(404, status="refused", reason=f"unknown helpdesk {helpdesk!r}")
+    known = helpdesk in runtime.connectors
+    fields, code = _receive(runtime, helpdesk) if known else _answer(
+        404, status="refused", reason=f"unknown helpdesk {helpdesk!r}")
+    # An unknown path segment is not a label: it would let anyone add time series.
+    metrics.webhook_answered(helpdesk if known else "unknown", fields["status"], time.perf_counter() - started)
+    return jsonify(fields), code
+
+
+def _receive(runtime, helpdesk: str) -> tuple[dict, int]:
+    connector = runtime.connectors[helpdesk]
     delivery = connector.delivery_id(request.headers)
     try:
         if request.mimetype != "application/json":
@@ -66,7 +75,9 @@ def receive(helpdesk: str):
         log.exception("%s/%s event %s stored but not enqueued; the sweep will pick it up",
                       helpdesk, event.account, accepted.event_id)
     log.info("%s/%s ticket %s delivery %s: accepted as event %s", helpdesk, event.account, event.ticket_id,
-             delivery, accepted.event_id)
+             delivery, accepted.event_id, extra={"amends": {
+                 "event_id": accepted.event_id, "ticket": event.ticket_id, "helpdesk": helpdesk,
+                 "account": event.account, "outcome": "accepted"}})
     return _answer(202, status="accepted", event_id=accepted.event_id)
 
 

@@ -93,8 +93,10 @@ def suggestion_detail(event_id: int):
     payload = event["payload"]
     tries = db.list_attempts(engine, event_id)
     event["tries"] = len(tries)
+    # Retention removed the customer's text: say so instead of showing empty fields.
+    removed_after = payload.get("retention_days") if db.is_purged(payload) else None
     return _render("admin/suggestions_detail.html", event=event, suggestion=stored, details=details,
-                   ticket_subject=payload.get("subject", ""), tries=tries)
+                   ticket_subject=payload.get("subject", ""), tries=tries, removed_after=removed_after)
 
 
 @bp.post("/suggestions/<int:event_id>/retry")
