@@ -14,14 +14,13 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
 from plugin import db, metrics
-from plugin.connectors.zendesk import ZendeskConnector
 from plugin.models import Person, TicketEvent
 from plugin.observability import JsonFormatter
 from plugin.services import pipeline
 from tests.conftest import fixture_bytes, signed_headers
+from tests.test_pipeline import TICKET, stack  # noqa: F401  (the pipeline tests' fixture, shared)
 
 ROOT = Path(__file__).resolve().parent.parent
-TICKET = 35436
 
 
 def value(name: str, **labels) -> float:
@@ -33,22 +32,6 @@ def scrape(client, **headers) -> dict[str, list]:
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain")
     return {family.name: family.samples for family in text_string_to_metric_families(response.get_data(as_text=True))}
-
-
-@pytest.fixture
-def stack(make_settings, fake_zendesk):
-    settings = make_settings(zendesk_api_url=fake_zendesk.url, http_timeout_seconds=1.0, lease_seconds=5.0,
-                             retry_max_attempts=3)
-    engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
-    fake_zendesk.add_ticket(
-        TICKET, subject="Order #A1234 still not here",
-        description="My parcel has not arrived and the tracking has not moved in a week.",
-        requester={"id": 501, "name": "Maria Gonzalez", "email": "maria@example.com", "locale": "en-US"},
-        organization=None, tags=[],
-    )
-    yield settings, engine, ZendeskConnector(settings), fake_zendesk
-    engine.dispose()
 
 
 def accept(engine) -> int:
