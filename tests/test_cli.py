@@ -33,7 +33,7 @@ def test_dotenv_in_working_directory_is_read(tmp_path):
 def test_db_upgrade_creates_the_embedded_database(tmp_path):
     result = amends(["db", "upgrade"], tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "revision 0007" in result.stdout
+    assert "revision 0008" in result.stdout
     assert (tmp_path / "instance" / "amends.db").is_file()
 
 

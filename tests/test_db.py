@@ -84,7 +84,7 @@ def test_upgrade_is_idempotent_and_schema_matches_models(engine):
     from alembic.migration import MigrationContext
 
     db.upgrade(engine)
-    assert db.current_revision(engine) == "0007"
+    assert db.current_revision(engine) == "0008"
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
     assert diff == []

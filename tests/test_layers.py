@@ -22,7 +22,7 @@ LAYERS = (
     ("adapters", ("plugin.connectors", "plugin.queue", "plugin.metrics")),
     ("services", ("plugin.services",)),
     ("web", ("plugin.web",)),
-    ("top", ("plugin.tasks", "plugin.runtime", "plugin.worker", "plugin.cli", "plugin")),
+    ("top", ("plugin.tasks", "plugin.runtime", "plugin.worker", "plugin.cli", "plugin.cli_admin", "plugin")),
 )
 # What pure code must not reach for: the caller passes settings, storage and clients in.
 CORE_FORBIDDEN = ("flask", "werkzeug", "sqlalchemy", "alembic", "requests", "huey", "redis", "psycopg",

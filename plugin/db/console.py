@@ -62,14 +62,17 @@ def _session_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def open_admin_session(engine: Engine, name: str, remote: str, now: float, lifetime: float) -> str:
-    """A new signed-in session; returns its random token, the only thing the cookie carries."""
+def open_admin_session(engine: Engine, name: str, remote: str, now: float, lifetime: float,
+                       admin_id: int | None = None) -> str:
+    """A new signed-in session; returns its random token, the only thing the cookie carries.
+    `admin_id`: the named admin signing in; None for the shared bootstrap password."""
     token = secrets.token_urlsafe(32)
     with writing(engine) as conn:
         # Sessions that ended long ago are of no use any more: drop them as new ones open.
         conn.execute(admin_sessions.delete().where(admin_sessions.c.expires_at < now - SESSION_KEEP_SECONDS))
         conn.execute(admin_sessions.insert().values(id=_session_id(token), name=name[:255], remote=remote[:64],
-                                                    created_at=now, last_seen_at=now, expires_at=now + lifetime))
+                                                    created_at=now, last_seen_at=now, expires_at=now + lifetime,
+                                                    admin_id=admin_id))
     return token
 
 

@@ -252,6 +252,9 @@ admin_sessions = sa.Table(
     sa.Column("last_seen_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Column("revoked_at", sa.Float),
+    # The named admin who signed in (migration 0008); NULL: signed in with the shared bootstrap password.
+    # No foreign key: removing an admin must not turn their sessions into bootstrap ones (SET NULL).
+    sa.Column("admin_id", sa.Integer),
 )
 
 # Failed sign-ins per remote address in the current window, counted by one atomic upsert, so
@@ -262,4 +265,20 @@ login_counters = sa.Table(
     sa.Column("remote", sa.String(64), primary_key=True),
     sa.Column("window_start", sa.Float, nullable=False),
     sa.Column("failures", sa.Integer, nullable=False),
+)
+
+
+# --- named admins (migration 0008) ----------------------------------------------------
+
+# Who may sign in to the console, each with a scrypt hash of their password (plugin.core.passwords).
+# Ids are never reused (AUTOINCREMENT on SQLite), so a session can never pass to a later admin.
+admins = sa.Table(
+    "admins",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("last_sign_in_at", sa.Float),
+    sqlite_autoincrement=True,
 )
