@@ -10,7 +10,7 @@ PORT   ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test worker bench browser clean
+.PHONY: run test worker bench browser deploy-tools deploy-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ run: $(VENV)/.installed
 worker: $(VENV)/.installed
 	$(VENV)/bin/amends worker
 
-test: $(VENV)/.installed-test browser
+test: $(VENV)/.installed-test browser deploy-tools
 	$(VENV)/bin/amends lint
 	$(PY) -m pytest -q
 
@@ -57,6 +57,39 @@ browser: | $(PY)
 	if [ -n "$$why" ]; then \
 	  echo "make browser: cannot install chromium: $$why; browser tests will be skipped"; \
 	  echo "$$why" > $(VENV)/.chromium-missing; \
+	fi
+
+# Checks deploy/ with the tools that will read it: systemd-analyze verify (the units), nginx -t
+# (the site), caddy validate (the Caddyfile). See docs/deploy.md.
+deploy-check: $(VENV)/.installed-test deploy-tools
+	$(PY) -m pytest -q tests/test_deploy.py
+
+# Installs Debian's nginx and caddy where missing, like `browser`: never fails; what it could
+# not install is written to $(VENV)/.deploy-tools-missing and those checks skip with the reason.
+# They are checkers here, not servers: the services the packages start are stopped and disabled.
+deploy-tools: | $(PY)
+	@rm -f $(VENV)/.deploy-tools-missing; \
+	need=""; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need="$$need nginx"; \
+	command -v caddy >/dev/null 2>&1 || need="$$need caddy"; \
+	if [ -z "$$need" ]; then exit 0; fi; \
+	why=""; \
+	if [ "$$(id -u)" = 0 ]; then as=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then as="sudo -n"; \
+	else why="not root and no password-less sudo to run apt-get install$$need"; fi; \
+	if [ -z "$$why" ] && ! command -v apt-get >/dev/null 2>&1; then why="no apt-get (not a Debian-like system)"; fi; \
+	if [ -z "$$why" ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  for pkg in $$need; do \
+	    apt-cache show $$pkg >/dev/null 2>&1 || $$as apt-get update -qq >/dev/null 2>&1 || true; \
+	    if $$as apt-get install -y -qq $$pkg >/dev/null 2>&1; then \
+	      $$as systemctl disable --now $$pkg >/dev/null 2>&1 || true; \
+	    else why="$$why apt-get install $$pkg failed;"; fi; \
+	  done; \
+	fi; \
+	if [ -n "$$why" ]; then \
+	  echo "make deploy-tools: could not install$$need: $$why the deploy checks that need them will be skipped"; \
+	  echo "$$why" > $(VENV)/.deploy-tools-missing; \
 	fi
 
 bench: $(VENV)/.installed-test

@@ -73,6 +73,10 @@ class Settings:
     # Customer text (ticket payloads, letters, feedback) older than this many days is removed
     # by the worker once a day; counts and outcomes stay. 0: keep it (no daily purge).
     retention_days: int = 90
+    # Whether `amends serve`, `amends worker` and create_app() migrate the database at start-up
+    # (under a lock). False in production: `amends db upgrade` once per release, and a process
+    # finding the schema behind refuses to start, naming that command.
+    migrate_on_start: bool = True
 
     @property
     def zendesk_base_url(self) -> str:
@@ -120,6 +124,15 @@ def _coerce(name: str, raw: str, kind: type) -> object:
     return value
 
 
+def _boolean(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw.strip()!r}")
+
+
 def load_settings(env_file: str | os.PathLike | None = None, **overrides: object) -> Settings:
     """Build and validate Settings; raise ConfigError naming the setting at fault."""
     raw = _read_environment(env_file)
@@ -129,7 +142,9 @@ def load_settings(env_file: str | os.PathLike | None = None, **overrides: object
         if name not in raw or raw[name] == "":
             continue
         default = f.default
-        if isinstance(default, bool) or not isinstance(default, (int, float)):
+        if isinstance(default, bool):
+            kwargs[f.name] = _boolean(name, raw[name])
+        elif not isinstance(default, (int, float)):
             kwargs[f.name] = raw[name].strip()
         else:
             kwargs[f.name] = _coerce(name, raw[name], type(default))

@@ -2,6 +2,8 @@
 
     AmendsError
     ├── ConfigError              a setting is missing or invalid      → start-up stops, exit 2
+    │   ├── SchemaNotCurrent     (db) AMENDS_MIGRATE_ON_START=false and the schema is not the code's
+    │   │                        → start-up stops, naming `amends db upgrade`
     │   └── RulesError           (rules.py) a rules document is invalid; names the line → 400 / exit 1
     ├── SecretBoxError           (secretbox.py) a stored secret cannot be read → re-connect Zendesk
     ├── SidebarRefused           (sidebar_auth.py) no valid signed-URL token → 401
@@ -31,6 +33,10 @@ class AmendsError(Exception):
 
 class ConfigError(AmendsError):
     """A setting is missing or invalid; the message names it."""
+
+
+class SchemaNotCurrent(ConfigError):
+    """The database is not at the revision this code needs and start-up may not migrate it."""
 
 
 class WebhookRejected(AmendsError):

@@ -29,8 +29,8 @@ class Runtime:
 
 def build_runtime(settings: Settings, migrate: bool = True, immediate: bool = False) -> Runtime:
     engine = db.make_engine(settings.database_url)
-    if migrate:
-        db.upgrade(engine)
+    if migrate:  # the process's own start-up (not a gunicorn worker of a master that did it)
+        db.prepare(engine, settings.migrate_on_start)
     huey = make_huey(settings, immediate=immediate)
     rulebooks = Rulebooks(engine, load_rules(settings.rules_file))
     tasks = Tasks(settings, huey, engine, rulebooks)

@@ -16,6 +16,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
 from plugin.config import sqlite_path
+from plugin.errors import SchemaNotCurrent
 
 # --- engine and migrations -------------------------------------------------
 
@@ -35,7 +36,9 @@ def make_engine(url: str) -> Engine:
         sa_event.listen(engine, "connect", _sqlite_pragmas)
         _WRITE_LOCKS[engine] = threading.Lock()
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # Idle connections kept: at least one per thread that may hold one (8 web threads, worker threads and
+    # their lease keepers), else each burst closes and reopens connections (bench/scale.py counts them).
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=16)
 
 
 _WRITE_LOCKS: "weakref.WeakKeyDictionary[Engine, threading.Lock]" = weakref.WeakKeyDictionary()
@@ -109,6 +112,39 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision(engine: Engine) -> str:
+    """The newest revision this code's migrations know."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def prepare(engine: Engine, migrate: bool) -> None:
+    """Start-up: migrate (AMENDS_MIGRATE_ON_START, under the lock), or refuse to run on a schema that
+    is not this code's: serving on an old one would answer with errors instead of stopping."""
+    if migrate:
+        upgrade(engine)
+        return
+    current, head = current_revision(engine), head_revision(engine)
+    if current == head:
+        return
+    if current is None:
+        found = "has no schema yet"
+    elif current in _known_revisions(engine):
+        found = f"is at revision {current}"
+    else:
+        found = f"is at revision {current}, which this version does not know (did a newer release migrate it?)"
+    raise SchemaNotCurrent(f"the database {found}; this version needs revision {head}. Run `amends db upgrade` "
+                           "once (from one machine), then start again (AMENDS_MIGRATE_ON_START is false, so "
+                           "start-up does not migrate)")
+
+
+def _known_revisions(engine: Engine) -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config(engine)).walk_revisions()}
 
 
 def ping(engine: Engine) -> None:
