@@ -31,6 +31,7 @@ import argparse
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import signal
 import sys
@@ -85,11 +86,12 @@ COMPLAINTS = [  # (subject, description): each one classified as a complaint, so
 # --- the fake Zendesk, in a process of its own (the clients' threads would slow it down) ------------------
 
 class FakeProcess:
-    """tests.fakes.zendesk.FakeZendesk behind a pipe: add tickets, set chaos, read notes."""
+    """tests.fakes.zendesk.FakeZendesk behind a pipe: add tickets, set chaos, read notes.
+    `options` go to FakeZendesk (e.g. latency=0.1 for bench/scale.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, **options: object) -> None:
         self.conn, child = multiprocessing.Pipe()
-        self.proc = multiprocessing.Process(target=_serve_fake, args=(child,), daemon=True)
+        self.proc = multiprocessing.Process(target=_serve_fake, args=(child, options), daemon=True)
         self.proc.start()
         self.url = self.conn.recv()
         self._lock = threading.Lock()  # one pipe, several threads (killer, drain)
@@ -104,14 +106,15 @@ class FakeProcess:
         self.proc.join(timeout=10)
 
 
-def _serve_fake(conn) -> None:
-    fake = FakeZendesk(email=EMAIL, api_token=API_TOKEN).start()
+def _serve_fake(conn, options: dict) -> None:
+    fake = FakeZendesk(email=EMAIL, api_token=API_TOKEN, **options).start()
     conn.send(fake.url)
     commands = {
         "add": lambda ids: _add_tickets(fake, ids),
         "chaos": lambda kwargs: fake.chaos(**kwargs),
         "note_counts": lambda _: fake.note_counts(),
         "note_times": lambda _: _note_times(fake),
+        "calls": lambda _: Counter(f"{r.method} {_endpoint(r.path)}" for r in list(fake.requests)),
         "stats": lambda _: {"faults": dict(fake.chaos_counts), "api_calls": len(fake.requests),
                             "contract_errors": len(fake.contract_errors)},
         "stop": lambda _: fake.stop(),
@@ -131,6 +134,11 @@ def _add_tickets(fake: FakeZendesk, ticket_ids: list[int]) -> None:
                         description=description.format(n=ticket_id),
                         requester={"id": requester, "name": f"Customer {requester}",
                                    "email": f"customer{requester}@example.com"})
+
+
+def _endpoint(path: str) -> str:
+    """/api/v2/tickets/123/tags.json -> /api/v2/tickets/{id}/tags.json: calls counted per endpoint."""
+    return re.sub(r"/\d+", "/{id}", path)
 
 
 def _note_times(fake: FakeZendesk) -> list[float]:

@@ -375,3 +375,21 @@ def test_subset_regenerates_identically():
         sys.path.remove(str(FIXTURES))
     assert make_openapi_subset.generate(SHARED_OAS) == SPEC_PATH.read_text(encoding="utf-8"), (
         "tests/fixtures/zendesk/openapi-subset.json is stale: rerun make_openapi_subset.py")
+
+
+def test_latency_delays_every_answer_and_concurrent_waits_overlap():
+    auth = ("agent@example.com/token", "tok")
+    with FakeZendesk(auto_tickets=True, latency=0.3) as fake:
+        started = time.monotonic()
+        assert requests.get(fake.url + "/api/v2/tickets/7.json", auth=auth, timeout=5).status_code == 200
+        assert time.monotonic() - started >= 0.3
+        # Four at once take about one latency, not four: the fake answers each on its own thread.
+        callers = [threading.Thread(target=requests.get, args=(fake.url + f"/api/v2/tickets/{n}.json",),
+                                    kwargs={"auth": auth, "timeout": 5}) for n in range(8, 12)]
+        started = time.monotonic()
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join()
+        assert 0.3 <= time.monotonic() - started < 1.0
+        assert len(fake.requests) == 5

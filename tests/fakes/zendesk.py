@@ -15,6 +15,7 @@ Webhooks API and the app public key), against the documented parameters and
 A violation goes to ``.contract_errors`` and the request is answered
 ``400 {"error": "InvalidRequest"}`` without being applied.
 
+``latency=0.1`` makes every request wait 100 ms before it is handled (a real API's answer time).
 Tests inspect ``.requests``, ``.comments(id)``, ``.ticket_tags(id)``, wait with ``.wait_for()``
 and inject faults with ``.inject()`` / ``.release()``; ``.chaos()`` fails a seeded random fraction of
 the API calls (429 with Retry-After, 500, 503, a slow drip of the answer, a connection dropped mid-answer)
@@ -147,9 +148,11 @@ class FakeZendesk(ConsoleEndpoints):
 
     def __init__(self, email: str = "agent@example.com", api_token: str = "tok", oauth_token: str = "oauth-tok",
                  *, host: str = "127.0.0.1", port: int = 0, auto_tickets: bool = False,
-                 on_contract_error: Callable[[str], None] | None = None) -> None:
+                 latency: float = 0.0, on_contract_error: Callable[[str], None] | None = None) -> None:
         self.email, self.api_token, self.oauth_token = email, api_token, oauth_token
         self.host, self.port, self.auto_tickets = host, port, auto_tickets
+        # Seconds every request waits before it is handled, as a real API's round trip (bench/scale.py).
+        self.latency = latency
         self.on_contract_error = on_contract_error
         self.url = ""
         self.requests: list[RecordedRequest] = []
@@ -297,6 +300,8 @@ class FakeZendesk(ConsoleEndpoints):
     # --- HTTP plumbing ----------------------------------------------------------------------------
 
     def _wsgi(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if self.latency > 0:
+            time.sleep(self.latency)  # one server thread per request: the waits overlap, as Zendesk's do
         request = Request(environ)
         status, payload, headers = self._handle(request)
         text = payload if isinstance(payload, str) else json.dumps(payload)
@@ -639,11 +644,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--email", default="agent@example.com")
     parser.add_argument("--api-token", default="tok")
     parser.add_argument("--oauth-token", default="oauth-tok")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="wait this long before each answer")
     parser.add_argument("--no-auto-tickets", dest="auto_tickets", action="store_false",
                         help="answer 404 for unknown ticket ids instead of creating them")
     args = parser.parse_args(argv)
     fake = FakeZendesk(args.email, args.api_token, args.oauth_token, host=args.host, port=args.port,
-                       auto_tickets=args.auto_tickets, on_contract_error=lambda e: print(f"CONTRACT: {e}", file=sys.stderr))
+                       auto_tickets=args.auto_tickets, latency=args.latency_ms / 1000,
+                       on_contract_error=lambda e: print(f"CONTRACT: {e}", file=sys.stderr))
     fake.add_ticket(35436, subject="Order A-100245 still hasn't arrived", description=(
         "Hello, I ordered a stand mixer (order A-100245) on March 3rd with guaranteed delivery by March 7th. "
         "It is now March 12th and the tracking page hasn't changed in five days."),
