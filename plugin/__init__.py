@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     from flask_wtf.csrf import CSRFError, CSRFProtect
 
     from plugin.runtime import build_runtime
-    from plugin.web import admin, api, health, prometheus, sidebar, webhooks
+    from plugin.web import admin, api, health, prometheus, root, sidebar, webhooks
 
     settings = settings or load_settings()
     app = Flask(__name__, instance_relative_config=False, template_folder=str(TEMPLATES_DIR))
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(sidebar.bp)
+    app.register_blueprint(root.bp)  # / sends to the console
 
     @app.errorhandler(413)
     def too_large(_exc):

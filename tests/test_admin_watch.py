@@ -87,6 +87,19 @@ def test_log_lists_every_ticket_newest_first_with_status_and_why(admin_client):
     assert re.search(r'>all\s*<span class="count">4</span>', html)
 
 
+def test_the_overview_lists_this_accounts_latest_tickets_with_subject_and_link(admin_client):
+    engine = engine_of(admin_client)
+    add_event(engine, 101, db.POSTED, category="delivery_delay", to_note=2)
+    add_event(engine, 102, db.SKIPPED, skip="not_a_complaint")
+    add_event(engine, 900, db.POSTED, category="delivery_delay", account="other")  # another account: hidden
+    html = page(admin_client, "/admin/")
+    latest = html[html.index("<h2>Latest tickets</h2>"):]
+    assert latest.index("Subject of 102") < latest.index("Subject of 101")
+    assert 'href="https://acme.zendesk.com/agent/tickets/101"' in latest
+    assert "not a complaint that calls for an apology" in latest
+    assert "#900" not in latest and "Subject of 900" not in latest
+
+
 def test_log_filters_by_status_and_category(admin_client):
     engine = engine_of(admin_client)
     late = add_event(engine, 1, db.POSTED, category="delivery_delay", to_note=1)

@@ -1,11 +1,12 @@
 """Blueprint /admin and what every console page shares: the login gate, the account the
-console works on, who is acting, the overview page. Each area adds its routes to `bp` in its
-own module (auth, connect, rules_pages, rules_transfer, watch); the package imports them all.
+console works on, who is acting. Each area adds its routes to `bp` in its own module (auth,
+overview, connect, rules_pages, rules_transfer, watch); the package imports them all.
 
 Every route refuses without an open session (`_require_login`: the cookie carries a random token
 whose session row must be neither signed out nor expired), every form carries a CSRF token
 (Flask-WTF's CSRFProtect, installed in create_app), and the console is off until
-AMENDS_ADMIN_PASSWORD and AMENDS_SECRET_KEY are both set (`console_off_page`).
+AMENDS_SECRET_KEY is set and someone can sign in: a named admin (`amends admin add`) or, as the
+bootstrap, AMENDS_ADMIN_PASSWORD (`console_off_page`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ SESSION_TOKEN = "admin_session"
 # What the console needs, and what each is for (the console-off page names the missing ones).
 CONSOLE_SETTINGS = {
     "AMENDS_SECRET_KEY": ("secret_key", "signs the console's cookies and forms (long and random)"),
-    "AMENDS_ADMIN_PASSWORD": ("admin_password", "the password to sign in with"),
+    "AMENDS_ADMIN_PASSWORD": ("admin_password", "the shared password for the first sign-in, until a named admin "
+                              "is added with amends admin add NAME --password-stdin"),
 }
 
 
@@ -47,13 +49,18 @@ def describe_actor(name: str) -> str:
 
 
 def actor() -> str:
-    """Who is acting, for the audit log: the name given at sign-in and where from."""
+    """Who is acting, for the audit log: the named admin signed in (with the shared bootstrap
+    password, the name typed at sign-in) and where from."""
     return describe_actor((g.get("admin") or {}).get("name", ""))
 
 
 def missing_settings() -> list[str]:
     settings = runtime().settings
-    return [name for name, (field, _why) in CONSOLE_SETTINGS.items() if not getattr(settings, field)]
+    missing = [name for name, (field, _why) in CONSOLE_SETTINGS.items() if not getattr(settings, field)]
+    # Named admins sign in without the shared password: it is needed only while there is none.
+    if "AMENDS_ADMIN_PASSWORD" in missing and db.admins_exist(runtime().engine):
+        missing.remove("AMENDS_ADMIN_PASSWORD")
+    return missing
 
 
 def console_off_page():
@@ -71,11 +78,15 @@ def console_off_page():
 
 
 def open_session() -> dict | None:
-    """The signed-in session the cookie's token names, while it is open, else None."""
+    """The signed-in session the cookie's token names, while it is open and its admin may still
+    sign in (not removed; a bootstrap session only while no named admin exists), else None."""
     token = session.get(SESSION_TOKEN)
     if not isinstance(token, str):
         return None
-    return db.admin_session(runtime().engine, token, time.time())
+    found = db.admin_session(runtime().engine, token, time.time())
+    if found is None or not db.session_holder_allowed(runtime().engine, found["admin_id"]):
+        return None
+    return found
 
 
 def event_reason(row: dict) -> str:
@@ -116,13 +127,3 @@ def _no_store(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
-
-
-@bp.get("/")
-def overview():
-    helpdesk, account = helpdesk_account()
-    settings = runtime().settings
-    recent = db.list_events(runtime().engine, limit=10)
-    return render_template("admin/overview.html", helpdesk=helpdesk, account=account, recent=recent,
-                           api_configured=settings.zendesk_can_post, event_reason=event_reason,
-                           connected=db.get_connection(runtime().engine, helpdesk, account) is not None)

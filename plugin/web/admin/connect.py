@@ -20,13 +20,14 @@ from datetime import datetime, timezone
 from urllib.parse import urlparse
 
 import requests
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, send_from_directory, session, url_for
 
 from plugin.config import SUBDOMAIN_RE
 from plugin.connectors import zendesk_oauth, zendesk_webhooks
 from plugin.connectors.zendesk import ZendeskConnector
 from plugin.connectors.zendesk_console import CONNECTED, NEEDS_REAUTH, PENDING, ConsoleConnection, store_grant
 from plugin.connectors.zendesk_oauth import OAuthError
+from plugin.core.paths import PROJECT_ROOT
 from plugin.core.secretbox import SecretBoxError
 from plugin.errors import HelpdeskError
 from plugin.web.admin.base import actor, bp, runtime
@@ -35,6 +36,7 @@ SESSION_KEY = "zendesk_oauth"
 AUTHORISE_WITHIN_SECONDS = 15 * 60
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,255}$")
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+ADMIN_STATIC = PROJECT_ROOT / "static" / "admin"
 # One webhook set-up at a time in this process; the lookup makes repeated presses reuse the webhook.
 _SETUP_LOCK = threading.Lock()
 
@@ -109,17 +111,23 @@ def _page(values: dict | None = None, errors: dict | None = None, status: int = 
     except SecretBoxError as exc:
         key_problem = str(exc)
     data = data or {}
+    # This server's address as the browser reached it (through AMENDS_PROXY_HOPS proxies, via
+    # ProxyFix): the public URL to suggest, and the redirect URL to paste into Zendesk's OAuth client.
+    here = request.host_url.rstrip("/") + request.script_root
     values = values or {"subdomain": data.get("subdomain") or settings.zendesk_subdomain,
-                        "client_id": data.get("client_id", ""), "public_url": data.get("public_url", "")}
-    public_url = data.get("public_url") or values.get("public_url") or ""
+                        "client_id": data.get("client_id", ""), "public_url": data.get("public_url") or here}
+    public_url = data.get("public_url") or values.get("public_url") or here
+    redirect_here = url_for("admin.connect_callback", _external=True)
+    stored_redirect = zendesk_oauth.redirect_uri(data["public_url"]) if data.get("public_url") else ""
     return render_template(
         "admin/connect.html", data=data, values=values, errors=errors or {}, when=_when,
         secret_stored=bool(data.get("client_secret")), key_problem=key_problem,
         connected=data.get("status") == CONNECTED, needs_reauth=data.get("status") == NEEDS_REAUTH,
-        pending=data.get("status", PENDING) == PENDING and bool(data),
+        pending=data.get("status", PENDING) == PENDING and bool(data), can_set_up=_setup_refusal(data) == "",
         env_credentials=settings.zendesk_can_post, env_webhook_secret=bool(settings.zendesk_webhook_secret),
-        redirect_uri=zendesk_oauth.redirect_uri(public_url) if public_url else "",
-        webhook_endpoint=zendesk_oauth.webhook_endpoint(public_url) if public_url else "",
+        redirect_uri=redirect_here,
+        stored_redirect_uri=stored_redirect if stored_redirect != redirect_here else "",
+        webhook_endpoint=zendesk_oauth.webhook_endpoint(public_url),
     ), status
 
 
@@ -220,24 +228,39 @@ def _forget_pending(console: ConsoleConnection, state: str) -> None:
     console.update(drop)
 
 
-def _connector_for_setup() -> tuple[ZendeskConnector, dict] | None:
-    """The connector (environment credentials, else the console's) and the stored data; flashes why not."""
+def _setup_refusal(data: dict) -> str:
+    """Why "Set up Zendesk for me" cannot run yet ("" when it can): it needs the connection's
+    access (or credentials in the environment) and the public URL the webhook will post to."""
+    if not data.get("public_url"):
+        return "Enter this server's public URL and connect Zendesk first."
+    if not runtime().settings.zendesk_can_post and data.get("status") != CONNECTED:
+        return "Connect Zendesk first: the webhook is created with the connection's access."
+    return ""
+
+
+def _connector_for_setup():
+    """The connector (environment credentials, else the console's) and the stored data; else the
+    connect page saying why not (409: the button is disabled there until it can work)."""
     connector = ZendeskConnector(runtime().settings, engine=runtime().engine)
     data = connector.console.load() or {}
-    if not data.get("public_url"):
-        flash("Enter this server's public URL and connect Zendesk first.", "error")
-        return None
-    if connector.uses_console_tokens and data.get("status") != CONNECTED:
-        flash("Connect Zendesk first: the webhook is created with the connection's access.", "error")
-        return None
-    return connector, data
+    refusal = _setup_refusal(data)
+    if refusal:
+        flash(refusal, "error")
+        return None, _page(status=409)
+    return (connector, data), None
+
+
+@bp.get("/connect/copy.js")
+def connect_script():
+    # The copy button's few lines, as a file: the console keeps scripts out of its pages.
+    return send_from_directory(ADMIN_STATIC, "copy.js", mimetype="text/javascript", max_age=300)
 
 
 @bp.post("/connect/webhook")
 def connect_webhook():
-    found = _connector_for_setup()
-    if found is None:
-        return redirect(url_for("admin.connect"))
+    found, refused = _connector_for_setup()
+    if refused:
+        return refused
     connector, data = found
     endpoint = zendesk_oauth.webhook_endpoint(data["public_url"])
     try:
@@ -267,9 +290,9 @@ def connect_webhook():
 
 @bp.post("/connect/webhook/test")
 def connect_webhook_test():
-    found = _connector_for_setup()
-    if found is None:
-        return redirect(url_for("admin.connect"))
+    found, refused = _connector_for_setup()
+    if refused:
+        return refused
     connector, data = found
     if not data.get("webhook_id"):
         flash("Set up the webhook first.", "error")

@@ -1,0 +1,63 @@
+"""What a new deployment still needs, as `amends serve` says it at start-up: where the console is,
+which settings the console lacks, and what Zendesk lacks (the console can supply the latter, so
+those are hints, not errors). The console's own overview shows the same Zendesk list with links.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from plugin import db
+from plugin.config import Settings
+from plugin.services.accounts import console_account
+
+WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
+
+
+def console_url(host: str, port: int) -> str:
+    """The console's address for someone on this machine (a wildcard bind is reached on localhost)."""
+    host = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/admin/"
+
+
+def missing_for_console(settings: Settings, engine: Engine) -> list[str]:
+    missing = []
+    if not settings.secret_key:
+        missing.append("AMENDS_SECRET_KEY (signs the console's cookies and forms; long and random)")
+    # The shared password only opens the console while no named admin exists (`amends admin add`).
+    if not settings.admin_password and not db.admins_exist(engine):
+        missing.append("AMENDS_ADMIN_PASSWORD (the first sign-in, until a named admin is added with "
+                       "`amends admin add`)")
+    return missing
+
+
+def missing_for_zendesk(settings: Settings, engine: Engine) -> list[str]:
+    _, account = console_account(settings, engine)
+    data = {} if account == db.DEFAULT_ACCOUNT else db.get_connection(engine, "zendesk", account) or {}
+    missing = []
+    if not settings.zendesk_webhook_secret and not data.get("webhook_secret"):
+        missing.append("webhook secret: AMENDS_ZENDESK_WEBHOOK_SECRET, or press \"Set up Zendesk for me\" in the "
+                       "console (until then every webhook is refused)")
+    if not settings.zendesk_can_post and not data.get("access_token"):
+        missing.append("credentials: AMENDS_ZENDESK_SUBDOMAIN with AMENDS_ZENDESK_OAUTH_TOKEN (or "
+                       "AMENDS_ZENDESK_EMAIL + AMENDS_ZENDESK_API_TOKEN), or connect from the console "
+                       "(until then no note is posted)")
+    return missing
+
+
+def startup_report(settings: Settings, engine: Engine, url: str) -> list[tuple[int, str]]:
+    """(log level, line) for each thing to say at start-up."""
+    lines = [(logging.INFO, f"admin console: {url}")]
+    try:
+        console, zendesk = missing_for_console(settings, engine), missing_for_zendesk(settings, engine)
+    except SQLAlchemyError as exc:  # start-up goes on; the console says it again once the database answers
+        return lines + [(logging.WARNING, f"could not check the console's settings: {exc.__class__.__name__}")]
+    if console:
+        lines.append((logging.WARNING, "the console stays off (503) until these are set: " + "; ".join(console)))
+    if zendesk:
+        lines.append((logging.WARNING, f"Zendesk is not set up yet; missing: {'; '.join(zendesk)}. "
+                                       f"Connect from the console: {url}connect"))
+    return lines
