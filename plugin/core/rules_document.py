@@ -54,6 +54,16 @@ def parse(text: str, source: str = "rules") -> tuple[Any, dict[tuple, int]]:
         loader.dispose()
 
 
+def declared_format(text: str) -> Any:
+    """The `format:` a document says it is written in (what import checks against FORMAT), or
+    None when it says none or cannot be read at all; for pages that show it beside an error."""
+    try:
+        data, _ = parse(text, "document")
+    except RulesError:
+        return None
+    return data.get("format") if isinstance(data, dict) else None
+
+
 def _yaml_error(exc: yaml.YAMLError, source: str) -> RulesError:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark

@@ -23,8 +23,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from plugin.db.engine import writing
+from plugin.db.retention import is_purged
 from plugin.db.schema import PROCESSING, QUEUED, RETRYING, UNFINISHED, attempts, deliveries, events
 from plugin.models import TicketEvent
+
+# An admin's "Suggest anyway" on a skipped event stores the category it chose in the payload
+# under this key (TicketEvent.from_dict ignores it); the next attempt posts that letter.
+CHOSEN_KEY = "chosen_category"
 
 # --- receiving ---------------------------------------------------------------
 
@@ -104,6 +109,7 @@ class Claim:
     holder: str  # what `lease_owner` holds for this claim alone: owner and a token
     lease_seconds: float
     received_at: float | None = None  # when the webhook was accepted (the webhook-to-note latency)
+    chosen_category: str = ""  # an admin chose it ("Suggest anyway", CHOSEN_KEY); "": the classifier decides
 
 
 def _lease_holder(owner: str) -> str:
@@ -146,6 +152,7 @@ def claim(engine: Engine, event_id: int, owner: str, lease_seconds: float, now: 
         holder=holder,
         lease_seconds=lease_seconds,
         received_at=row["received_at"],
+        chosen_category=str(row["payload"].get(CHOSEN_KEY) or ""),
     )
 
 
@@ -180,6 +187,17 @@ def mark_note_posted(engine: Engine, c: Claim, now: float | None = None) -> None
     now = now or time.time()
     with writing(engine) as conn:
         conn.execute(events.update().where(_fenced(c)).values(note_posted_at=now, updated_at=now))
+
+
+def store_ticket_text(engine: Engine, c: Claim, subject: str, description: str, tags: tuple[str, ...]) -> None:
+    """Keep the text a thin event's ticket was fetched with, as a full event carries it: the
+    console lists the subject and re-reads a skipped ticket from it (retention removes it too)."""
+    with writing(engine) as conn:
+        payload = conn.execute(sa.select(events.c.payload).where(_fenced(c))).scalar()
+        if payload is None or is_purged(payload):  # retention took the text: never bring it back
+            return
+        payload = {**payload, "subject": subject, "description": description, "tags": list(tags)}
+        conn.execute(events.update().where(_fenced(c)).values(payload=payload))
 
 
 def finish(engine: Engine, c: Claim, status: str, error: str | None = None, now: float | None = None, *,

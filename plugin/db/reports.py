@@ -8,11 +8,14 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from plugin.db.console import add_audit
 from plugin.db.engine import writing
+from plugin.db.lifecycle import CHOSEN_KEY
+from plugin.db.retention import is_purged, payload_is_purged
 from plugin.db.schema import (
     FAILED,
     POSTED,
@@ -52,6 +55,17 @@ def _log_query(helpdesk: str, account: str, status: str | None, category: str | 
     return query
 
 
+SUBJECT_CHARS = 200  # the log shows the start of a subject; the detail page the whole of it
+
+
+def _payload_text(engine: Engine, key: str):
+    """One top-level value of the event's payload as text, read in SQL (the log does not load
+    every payload's description): PostgreSQL's json ->>, SQLite's json_extract."""
+    if engine.dialect.name == "postgresql":
+        return sa.type_coerce(events.c.payload, postgresql.JSON)[key].as_string()
+    return sa.cast(sa.func.json_extract(events.c.payload, f"$.{key}"), sa.Text)
+
+
 def suggestion_log(engine: Engine, helpdesk: str, account: str, *, status: str | None = None,
                    category: str | None = None, before: int | None = None, after: int | None = None,
                    limit: int = 50) -> list[dict[str, Any]]:
@@ -60,7 +74,9 @@ def suggestion_log(engine: Engine, helpdesk: str, account: str, *, status: str |
     `before`: rows older than that id (the next page); `after`: rows newer (the previous
     page). Each row is the event with its suggestion's category and confidence (None when
     nothing was composed, e.g. skipped), `tries` (attempts recorded over its life) and
-    `shown`, the status as the log shows it (`status` filters on that too).
+    `shown`, the status as the log shows it (`status` filters on that too), the ticket's
+    `subject` (its first SUBJECT_CHARS characters) and `removed_after` (days) once retention
+    removed it.
     """
     tries = (sa.select(sa.func.count()).select_from(attempts)
              .where(attempts.c.event_id == events.c.id).scalar_subquery())
@@ -69,7 +85,9 @@ def suggestion_log(engine: Engine, helpdesk: str, account: str, *, status: str |
                        events.c.received_at, events.c.next_attempt_at, events.c.last_error,
                        events.c.skip_reason, events.c.skip_category,
                        events.c.note_posted_at, suggestions.c.category, suggestions.c.confidence,
-                       tries.label("tries"), _shown_status.label("shown"))
+                       tries.label("tries"), _shown_status.label("shown"),
+                       sa.func.substr(_payload_text(engine, "subject"), 1, SUBJECT_CHARS).label("subject"),
+                       _payload_text(engine, "retention_days").label("removed_after"))
     if after is not None:
         query = query.where(events.c.id > after).order_by(events.c.id.asc())
     else:
@@ -133,6 +151,34 @@ def retry_failed_event(engine: Engine, helpdesk: str, account: str, event_id: in
             return False
         add_audit(engine, helpdesk, account, actor, "retry", f"event {event_id}",
                   before=f"failed: {reason or 'no reason recorded'}", after="queued", now=now, conn=conn)
+    return True
+
+
+def suggest_anyway(engine: Engine, helpdesk: str, account: str, event_id: int, category: str, actor: str,
+                   now: float | None = None) -> bool:
+    """Put a skipped event back in the queue with the category an admin chose (stored in its
+    payload under CHOSEN_KEY): its next attempt posts that category's letter through the
+    pipeline like any note. False when the event is not skipped (any more) or retention removed
+    its text. One guarded UPDATE with its audit entry, so two clicks queue it once."""
+    now = now or time.time()
+    where = (events.c.id == event_id, _account_events(helpdesk, account), events.c.status == SKIPPED,
+             ~payload_is_purged())
+    with writing(engine) as conn:
+        row = conn.execute(sa.select(events.c.payload, events.c.skip_reason, events.c.skip_category)
+                           .where(*where)).first()
+        if row is None or is_purged(row.payload):
+            return False
+        payload = {**row.payload, CHOSEN_KEY: category}
+        changed = conn.execute(events.update().where(*where).values(
+            status=QUEUED, payload=payload, attempts=0, lease_owner=None, lease_until=None, last_error=None,
+            skip_reason=None, skip_category=None, next_attempt_at=now, finished_at=None, updated_at=now,
+        )).rowcount
+        if changed != 1:
+            return False
+        skipped = f"skipped: {row.skip_reason or 'no reason recorded'}" + (
+            f" ({row.skip_category})" if row.skip_category else "")
+        add_audit(engine, helpdesk, account, actor, "suggest_anyway", f"event {event_id}", before=skipped,
+                  after=f"queued to post the {category} letter", now=now, conn=conn)
     return True
 
 

@@ -105,7 +105,8 @@ def _report(claim: db.Claim, result: Result, seconds: float) -> None:
     event = claim.event
     metrics.attempt_finished(event.helpdesk, result.outcome, seconds)
     if result.outcome in ("posted", "already_posted"):
-        metrics.note_posted(event.helpdesk, claim.received_at)
+        # A note an admin asked for later says nothing about the webhook-to-note latency.
+        metrics.note_posted(event.helpdesk, None if claim.chosen_category else claim.received_at)
     elif result.outcome == "skipped":
         metrics.skipped(event.helpdesk, result.skip)
     elif result.outcome == "failed":
@@ -140,9 +141,14 @@ def _attempt(engine: Engine, connector: Connector, claim: db.Claim, settings: Se
             connector.add_tags(event.ticket_id, tags)
         return _finish(engine, claim, db.POSTED, "already_posted")
 
-    ticket = connector.fetch_ticket(event) if event.is_thin else Ticket.from_event(event)
+    if event.is_thin:
+        ticket = connector.fetch_ticket(event)
+        db.store_ticket_text(engine, claim, ticket.subject, ticket.description, ticket.tags)
+    else:
+        ticket = Ticket.from_event(event)
     context = AccountContext(engine, settings, event.helpdesk, event.account, rules)
-    result = context.suggest(ticket, marker=claim.note_marker)
+    # An admin's "Suggest anyway" chose the category: the same decision, with that letter.
+    result = context.suggest(ticket, marker=claim.note_marker, category=claim.chosen_category)
     metrics.classified(event.helpdesk, result.classification.decision, result.classification.category)
     if result.suggestion is None:
         return _finish(engine, claim, db.SKIPPED, "skipped", result.reason, skip=result.skip,

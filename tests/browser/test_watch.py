@@ -192,7 +192,8 @@ def test_suggestion_detail_shows_the_note_and_attempts(signed_in_page, live_serv
 
     row = page.locator(f"#event-{ids[4205]}")
     expect(row).to_have_attribute("data-status", "posted")
-    expect(row.locator("td").nth(5)).to_have_text("2")  # attempts
+    expect(row.locator("td").nth(6)).to_have_text("2")  # attempts
+    expect(row.locator("td.subject")).to_contain_text("Parcel a week late")  # the ticket's subject
     row.get_by_role("link", name="Details").click()
     expect(page).to_have_url(live_server(f"/admin/suggestions/{ids[4205]}"))
     expect(page.get_by_role("heading", name="Ticket #4205")).to_be_visible()

@@ -14,8 +14,8 @@ from typing import Any
 from flask import flash
 
 from plugin.core import compensation as comp
-from plugin.core.compose import shipped_source
-from plugin.core.paths import TEMPLATES_DIR
+from plugin.core.compose import LOCALE, shipped_source, template_name
+from plugin.core.paths import PROJECT_ROOT, TEMPLATES_DIR
 from plugin.core.rules import LETTER_AUDIENCES, CategoryRule, is_custom
 from plugin.models import Person, Ticket
 from plugin.services import rulebook
@@ -103,6 +103,17 @@ def preview_ticket(category: str, sample: str, pasted: str) -> Ticket | None:
         return None
     return Ticket(id="preview", subject=chosen["subject"], description=chosen["description"],
                   requester=Person(name=chosen.get("requester", "")), organization=chosen.get("organization", ""))
+
+
+def letters_help(category: str) -> dict:
+    """Where the shipped letters really are, for the editor's help: the folder `{% extends %}`
+    names resolve in (relative to the project, and in full on this server), the README listing
+    the variables, and the category's shipped file per audience."""
+    project = TEMPLATES_DIR.relative_to(PROJECT_ROOT) if TEMPLATES_DIR.is_relative_to(PROJECT_ROOT) else TEMPLATES_DIR
+    folder = project / "apologies" / LOCALE
+    return {"folder": f"{folder.as_posix()}/", "full": f"{TEMPLATES_DIR / 'apologies' / LOCALE}/",
+            "base": (folder / "_base.txt.j2").as_posix(), "readme": (folder.parent / "README.md").as_posix(),
+            "files": {a: (project / template_name(category, a)).as_posix() for a in LETTER_AUDIENCES}}
 
 
 def compensation_summary(category: str, rule: CategoryRule) -> str:

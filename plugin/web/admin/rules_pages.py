@@ -12,6 +12,7 @@ from dataclasses import replace
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 
 from plugin.core import compensation as comp
+from plugin.core.classify.calibration import SPECIFIC_COMPLAINT
 from plugin.core.compose import Options, shipped_source
 from plugin.core.letters import lint_source, template_problem
 from plugin.core.rules import (
@@ -35,6 +36,7 @@ from plugin.web.admin.rules_forms import (
     change,
     compensation_summary,
     form_to_rule,
+    letters_help,
     parse_phrases,
     phrases_text,
     preview_ticket,
@@ -114,7 +116,14 @@ def _editor(current: rulebook.Book, category: str, *, form=None, errors=(), find
         rule=rule, values=values, errors=list(errors), findings=findings, audiences=AUDIENCES, tones=TONES,
         kinds=kinds, default_kinds=comp.LADDER.get(category), changed={a: rule.source(a) is not None
                                                                        for a in LETTER_AUDIENCES},
-        samples=samples_for(category), version=current.version), status
+        samples=samples_for(category), version=current.version,
+        threshold_default=_threshold_default(current, category),
+        letters_help=letters_help(category), specific_complaint=SPECIFIC_COMPLAINT), status
+
+
+def _threshold_default(current: rulebook.Book, category: str) -> float:
+    # The calibrated value of a built-in category; a custom one has none.
+    return current.base.rule(category).threshold if category in current.base.categories else 0.0
 
 
 def _num(value) -> str:
@@ -132,6 +141,8 @@ def rule_save(category: str):
     old = _known(current, category)
     form = request.form.to_dict()
     raw = form_to_rule(form, category)
+    if not form.get("threshold", "").strip():  # an emptied field means "back to the default", not 0
+        raw["threshold"] = _threshold_default(current, category)
     raw["template"] = templates_from_form(form, category)
     layer = {"categories": {category: raw}}
     try:

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from flask import Response, flash, redirect, render_template, request, url_for
 
 from plugin import db
-from plugin.core.rules import Incident, Rules, RulesError
-from plugin.core.rules_document import incident_fields, incidents_text
+from plugin.core.rules import FORMAT, Incident, Rules, RulesError
+from plugin.core.rules_document import declared_format, incident_fields, incidents_text
 from plugin.core.rules_layer import apply
 from plugin.services import rulebook
 from plugin.web.admin.base import actor, bp, helpdesk_account, runtime
@@ -76,11 +76,21 @@ def _remove_incident(rules_now: Rules):
     return redirect(url_for("admin.incidents"))
 
 
+def _transfer_page(errors: list[str], text: str, status: int = 200):
+    """The page names two numbers apart: the document format (the `format:` key of every rules
+    file, what import checks) and the version of this account's stored rules (one per save)."""
+    current = book()
+    stored = db.rule_document(runtime().engine, *helpdesk_account()) or {}
+    return render_template("admin/transfer.html", errors=errors, document=text, rules_version=current.version,
+                           saved_by=stored.get("updated_by"), saved_at=stored.get("updated_at"),
+                           doc_format=FORMAT, declared=declared_format(text) if text.strip() else None,
+                           account=helpdesk_account(), when=lambda ts: datetime.fromtimestamp(ts, timezone.utc)
+                           .strftime("%Y-%m-%d %H:%M UTC")), status
+
+
 @bp.get("/transfer")
 def transfer():
-    current = book()
-    return render_template("admin/transfer.html", errors=[], document="", version=current.version,
-                           account=helpdesk_account())
+    return _transfer_page([], "")
 
 
 @bp.get("/transfer/export")
@@ -114,15 +124,13 @@ def transfer_import():
                                               actor=actor(), source=source)
     except RulesError as exc:
         return _import_error(str(exc), text)
-    flash("Imported: the rules and letters are now those of the document." if changed
+    flash(f"Imported a format {FORMAT} document: the rules and letters are now those of the document." if changed
           else "Imported: the document matches the current rules, nothing changed.", "ok")
     return redirect(url_for("admin.transfer"))
 
 
 def _import_error(message: str, text: str):
-    current = book()
-    return render_template("admin/transfer.html", errors=[f"Nothing was changed. {message}"], document=text,
-                           version=current.version, account=helpdesk_account()), 400
+    return _transfer_page([f"Nothing was changed. {message}"], text, 400)
 
 
 @bp.get("/audit")

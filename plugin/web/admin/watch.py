@@ -15,11 +15,13 @@ import numpy
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from plugin import db
+from plugin.config import SUBDOMAIN_RE
 from plugin.core.decision import SkipReason
 from plugin.errors import LetterOverBudget
 from plugin.models import AUDIENCES, GENERAL, TONES, Person, Ticket
 from plugin.services import outcomes
 from plugin.services.suggesting import AccountContext
+from plugin.web.admin import skipped
 from plugin.web.admin.base import actor, bp, event_reason, helpdesk_account, runtime
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,10 @@ def when(ts: float | None) -> str:
 
 
 def ticket_url(account: str, ticket_id: str) -> str:
-    # The account is the Zendesk subdomain (see helpdesk_account()).
+    """The ticket in Zendesk's agent interface; "" while the console has no real account (it
+    says "default" until a subdomain is configured or connected): a link there would lead nowhere."""
+    if account == "default" or not SUBDOMAIN_RE.match(account or "") or not str(ticket_id).isdigit():
+        return ""
     return f"https://{account}.zendesk.com/agent/tickets/{ticket_id}"
 
 
@@ -93,10 +98,42 @@ def suggestion_detail(event_id: int):
     payload = event["payload"]
     tries = db.list_attempts(engine, event_id)
     event["tries"] = len(tries)
-    # Retention removed the customer's text: say so instead of showing empty fields.
-    removed_after = payload.get("retention_days") if db.is_purged(payload) else None
+    # A skipped ticket: what the classifier reads in it (made again now) and "Suggest anyway".
+    reading = skipped.reading_of(event, _current_rules()) if event["status"] == db.SKIPPED else None
     return _render("admin/suggestions_detail.html", event=event, suggestion=stored, details=details,
-                   ticket_subject=payload.get("subject", ""), tries=tries, removed_after=removed_after)
+                   ticket_subject=payload.get("subject", ""), tries=tries, reading=reading,
+                   cannot_post=skipped.posting_problem(event) if reading else "",
+                   # Retention removed the customer's text: say so instead of showing empty fields.
+                   removed_after=skipped.removed_after(event))
+
+
+@bp.post("/suggestions/<int:event_id>/suggest-anyway")
+def suggest_anyway(event_id: int):
+    """Post the chosen category's letter on a skipped ticket: the event goes back to the queue with
+    that category, and its next attempt posts the note through the pipeline like any other."""
+    helpdesk, account = helpdesk_account()
+    event = _own_event(event_id)
+    back = url_for("admin.suggestion_detail", event_id=event_id)
+    problem = skipped.posting_problem(event)
+    if problem:
+        flash(f"Nothing was posted: {problem}.", "error")
+        return redirect(back)
+    category = request.form.get("category", "").strip()
+    if category not in {c for c, _ in skipped.category_choices(_current_rules())}:
+        flash(f"Nothing was posted: choose one of the categories, not {category[:64]!r}.", "error")
+        return redirect(back)
+    if not db.suggest_anyway(runtime().engine, helpdesk, account, event_id, category, actor()):
+        flash(f"Nothing was posted: ticket #{event['ticket_id']} changed meanwhile; see its status below.", "error")
+        return redirect(back)
+    try:
+        runtime().tasks.enqueue(event_id)
+    except Exception:  # the queue is down: the row is queued, the worker's sweep finds it
+        log.exception("%s/%s event %s: could not enqueue suggest-anyway", helpdesk, account, event_id)
+        flash(f"Ticket #{event['ticket_id']} is queued for the {category} letter, but the queue did not answer; "
+              "a worker will post it within a few minutes.", "error")
+        return redirect(back)
+    flash(f"Ticket #{event['ticket_id']} is queued: the {category} letter goes to Zendesk as an internal note.", "ok")
+    return redirect(back)
 
 
 @bp.post("/suggestions/<int:event_id>/retry")
