@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from plugin.cli_admin import admin_group
 from plugin.config import Settings, load_settings
 from plugin.errors import ConfigError, LetterOverBudget
 from plugin.models import AUDIENCES
@@ -34,28 +35,44 @@ def main() -> None:
     """Amends: apology letters for helpdesk tickets, posted as internal notes."""
 
 
+main.add_command(admin_group)  # amends admin add|remove|list (plugin/cli_admin.py)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-def serve(host: str, port: int) -> None:
+@click.option("--no-worker", is_flag=True,
+              help="Web only: no embedded worker (run `amends worker` beside it, e.g. as its own service).")
+def serve(host: str, port: int, no_worker: bool) -> None:
     """Run the web app (gunicorn) and an embedded worker, in one command."""
     from plugin import db
 
     settings = _settings()
     _configure_logging(settings)
-    db.upgrade(db.make_engine(settings.database_url))
-    _warn_if_unconfigured(settings)
+    _prepare_database(lambda: db.prepare(db.make_engine(settings.database_url), settings.migrate_on_start))
+    _warn_if_unconfigured(settings, host, port)
     from plugin.observability import MetricsDirectory
     from plugin.worker import EmbeddedWorker
 
     # Before gunicorn's workers and the worker child import prometheus_client: they inherit it.
     with MetricsDirectory():
-        worker = EmbeddedWorker()
-        worker.start()
+        worker = None if no_worker else EmbeddedWorker()
+        if worker:
+            worker.start()
         try:
-            _Gunicorn(settings, f"{host}:{port}", on_stop=worker.expect_exit).run()
+            _Gunicorn(settings, f"{host}:{port}", on_stop=worker.expect_exit if worker else lambda: None).run()
         finally:
-            worker.stop()
+            if worker:
+                worker.stop()
+
+
+def _prepare_database(prepare: Callable[[], None]) -> None:
+    from plugin.errors import SchemaNotCurrent
+
+    try:
+        prepare()
+    except SchemaNotCurrent as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
@@ -65,7 +82,7 @@ def worker() -> None:
 
     settings = _settings()
     _configure_logging(settings)
-    run_worker(settings)
+    _prepare_database(lambda: run_worker(settings))
 
 
 @main.group(name="db")
@@ -120,7 +137,7 @@ def rules_group() -> None:
 def _rules_target():
     from plugin import db
     from plugin.core.rules_layer import load_rules
-    from plugin.services.accounts import console_account
+    from plugin.services.accounts import settled_console_account
 
     settings = _settings()
     engine = db.make_engine(settings.database_url)
@@ -129,7 +146,7 @@ def _rules_target():
         base = load_rules(settings.rules_file)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    return engine, base, *console_account(settings, engine)
+    return engine, base, *settled_console_account(settings, engine, actor="cli")  # rules made under "default" move
 
 
 @rules_group.command(name="export")
@@ -304,15 +321,15 @@ def lint_command(paths: tuple[str, ...]) -> None:
         raise SystemExit(1)
 
 
-def _warn_if_unconfigured(settings: Settings) -> None:
-    # The console can supply both (OAuth connection, webhook set-up), so these are hints, not errors.
-    if not settings.zendesk_webhook_secret:
-        log.warning("AMENDS_ZENDESK_WEBHOOK_SECRET is not set: webhooks are refused (401) unless Zendesk "
-                    "is connected and its webhook set up from the admin console (/admin/connect)")
-    if not settings.zendesk_can_post:
-        log.warning("no Zendesk credentials in the environment (AMENDS_ZENDESK_OAUTH_TOKEN or AMENDS_ZENDESK_EMAIL "
-                    "+ AMENDS_ZENDESK_API_TOKEN): notes are posted only once Zendesk is connected from the "
-                    "admin console (/admin/connect)")
+def _warn_if_unconfigured(settings: Settings, host: str, port: int) -> None:
+    """The console's URL, then what the console and Zendesk still miss (plugin/services/setup_check.py)."""
+    from plugin import db
+    from plugin.services.setup_check import console_url, startup_report
+
+    engine = db.make_engine(settings.database_url)
+    for level, line in startup_report(settings, engine, console_url(host, port)):
+        log.log(level, line)
+    engine.dispose()
 
 
 class _Gunicorn:

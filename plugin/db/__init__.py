@@ -6,11 +6,30 @@ package gathers the areas' public names so a caller need not know which module h
 - lifecycle: receiving, leasing and finishing events (the state machine)
 - suggestion_data: suggestions, feedback, per-account models
 - console: sign-in limit and sessions, audit log, rules documents, connections
+- carry_over: what the console made under "default" moves to the real account
+- admins: named console admins (password hashes) and whose sessions still count
 - reports: the suggestion log, stats and outcomes
 - workers: queue workers' heartbeats and the waiting work (/healthz)
 - retention: removing customer text older than AMENDS_RETENTION_DAYS
 """
 
+from plugin.db.admins import (
+    add_admin,
+    admins_exist,
+    find_admin,
+    list_admins,
+    mark_admin_signed_in,
+    remove_admin,
+    session_holder_allowed,
+)
+from plugin.db.carry_over import (
+    DEFAULT_ACCOUNT,
+    CarriedOver,
+    Leftovers,
+    carry_over_default,
+    default_leftovers,
+    has_default_leftovers,
+)
 from plugin.db.console import (
     add_audit,
     admin_session,
@@ -27,7 +46,17 @@ from plugin.db.console import (
     save_connection,
     save_rule_document,
 )
-from plugin.db.engine import alembic_config, current_revision, make_engine, ping, sqlalchemy_url, upgrade, writing
+from plugin.db.engine import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    make_engine,
+    ping,
+    prepare,
+    sqlalchemy_url,
+    upgrade,
+    writing,
+)
 from plugin.db.lifecycle import (
     Accepted,
     Claim,
@@ -44,6 +73,7 @@ from plugin.db.lifecycle import (
     recoverable,
     renew_lease,
     schedule_retry,
+    store_ticket_text,
 )
 from plugin.db.reports import (
     get_outcome,
@@ -51,6 +81,7 @@ from plugin.db.reports import (
     period_figures,
     record_outcome,
     retry_failed_event,
+    suggest_anyway,
     suggestion_categories,
     suggestion_has_rows,
     suggestion_log,
@@ -67,6 +98,7 @@ from plugin.db.schema import (
     UNFINISHED,
     account_models,
     admin_sessions,
+    admins,
     attempts,
     audit_log,
     connections,
@@ -105,7 +137,17 @@ from plugin.db.workers import (
 )
 
 __all__ = [
+    "DEFAULT_ACCOUNT", "CarriedOver", "Leftovers", "carry_over_default", "default_leftovers",
+    "has_default_leftovers",
     "admin_sessions",
+    "admins",
+    "add_admin",
+    "remove_admin",
+    "list_admins",
+    "find_admin",
+    "admins_exist",
+    "mark_admin_signed_in",
+    "session_holder_allowed",
     "heartbeats",
     "login_counters",
     "metadata",
@@ -133,6 +175,8 @@ __all__ = [
     "alembic_config",
     "upgrade",
     "current_revision",
+    "head_revision",
+    "prepare",
     "ping",
     "Accepted",
     "note_marker",
@@ -144,6 +188,7 @@ __all__ = [
     "mark_note_posted",
     "finish",
     "schedule_retry",
+    "store_ticket_text",
     "record_attempt",
     "recoverable",
     "get_event",
@@ -179,6 +224,7 @@ __all__ = [
     "suggestion_status_counts",
     "suggestion_categories",
     "retry_failed_event",
+    "suggest_anyway",
     "period_figures",
     "record_outcome",
     "get_outcome",
