@@ -70,6 +70,17 @@ def test_an_unknown_helpdesk_is_counted_without_its_name(client):
     assert value("amends_webhooks_total", helpdesk="nosuchdesk", outcome="refused") == 0
 
 
+def test_an_oversized_webhook_is_counted_as_refused(make_settings):
+    from plugin import create_app
+
+    app = create_app(make_settings(max_body_bytes=1000))
+    before = value("amends_webhooks_total", helpdesk="zendesk", outcome="refused")
+    body = json.dumps({"ticket": {"id": "1", "description": "x" * 2000}}).encode()
+    response = app.test_client().post("/webhooks/zendesk", data=body, headers=signed_headers(body))
+    assert response.status_code == 413 and response.json["status"] == "refused"
+    assert value("amends_webhooks_total", helpdesk="zendesk", outcome="refused") == before + 1
+
+
 def test_a_posted_note_counts_with_its_latency_and_decision(stack):
     notes = value("amends_notes_posted_total", helpdesk="zendesk")
     latencies = value("amends_webhook_to_note_seconds_count", helpdesk="zendesk")

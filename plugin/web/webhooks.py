@@ -17,6 +17,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from plugin import db, metrics
 from plugin.errors import UnsupportedMediaType, WebhookRejected
@@ -55,6 +56,10 @@ def _receive(runtime, helpdesk: str) -> tuple[dict, int]:
         log.warning("%s/%s delivery %s refused (%d): %s", helpdesk, connector.account, delivery, exc.status,
                     exc.reason)
         return _answer(exc.status, status="refused", reason=exc.reason)
+    except RequestEntityTooLarge:  # answered here, not by the app's handler, so it is counted as refused
+        reason = f"body larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"
+        log.warning("%s/%s delivery %s refused (413): %s", helpdesk, connector.account, delivery, reason)
+        return _answer(413, status="refused", reason=reason)
     if event is None:
         return _answer(200, status="ignored", reason="event type not handled")
     if isinstance(event, outcomes.CommentEvent):
