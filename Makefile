@@ -6,6 +6,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# pytest processes (pytest-xdist): every test makes its own databases, ports and files.
+TEST_PROCESSES ?= 2
 # Browser tests drive Debian's chromium; Playwright must never fetch a browser of its own.
 CHROMIUM ?= /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -32,7 +34,9 @@ worker: $(VENV)/.installed
 
 test: $(VENV)/.installed-test browser deploy-tools
 	$(VENV)/bin/amends lint
-	$(PY) -m pytest -q
+	@# The classifier is trained (or its cache loaded) once here, not in each test process.
+	$(PY) -c "from plugin.core.classify import base_model; base_model()"
+	$(PY) -m pytest -q -n $(TEST_PROCESSES)
 
 # Installs Debian's chromium where it is missing (apt-get; sudo -n only when not root).
 # Never fails: if it cannot install, it says why, writes the reason to
