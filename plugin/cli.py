@@ -141,7 +141,7 @@ def _rules_target():
 
     settings = _settings()
     engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
+    _prepare_database(lambda: db.prepare(engine, settings.migrate_on_start))
     try:
         base = load_rules(settings.rules_file)
     except ConfigError as exc:
@@ -278,7 +278,7 @@ def train(helpdesk: str, account: str | None) -> None:
                                  param_hint="--account" if not is_account(account) else "--helpdesk")
     base_model()
     engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
+    _prepare_database(lambda: db.prepare(engine, settings.migrate_on_start))
     used = learning.train_account(engine, helpdesk, account)
     click.echo(f"{helpdesk}/{account}: trained with {used} correction(s)" if used
                else f"{helpdesk}/{account}: no corrections yet; the base model is ready")
@@ -295,7 +295,7 @@ def purge(days: int) -> None:
     settings = _settings()
     _configure_logging(settings)
     engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
+    _prepare_database(lambda: db.prepare(engine, settings.migrate_on_start))
     click.echo(retention.summary(retention.purge(engine, days)))
 
 

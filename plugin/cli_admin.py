@@ -14,7 +14,8 @@ from plugin.errors import ConfigError
 
 
 def _engine():
-    """The settings' database, migrated first like the other commands do."""
+    """The settings' database, migrated first like the other commands do (or, with
+    AMENDS_MIGRATE_ON_START=false, checked to be at this version's schema)."""
     from plugin import db
     from plugin.config import load_settings
 
@@ -23,7 +24,10 @@ def _engine():
     except ConfigError as exc:
         raise click.ClickException(f"configuration error: {exc}") from None
     engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
+    try:
+        db.prepare(engine, settings.migrate_on_start)
+    except ConfigError as exc:  # SchemaNotCurrent: the message names `amends db upgrade`
+        raise click.ClickException(str(exc)) from None
     return settings, engine
 
 

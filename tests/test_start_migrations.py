@@ -95,6 +95,17 @@ def test_serve_and_worker_refuse_an_unmigrated_database_and_start_after_upgrade(
         engine.dispose()
 
 
+def test_the_one_shot_commands_follow_the_setting_too(tmp_path):
+    env = {"AMENDS_MIGRATE_ON_START": "false"}
+    for args in (["admin", "list"], ["purge", "--older-than", "30"], ["rules", "export"]):
+        refused = run(args, tmp_path, env)
+        assert refused.returncode == 1, (args, refused.stderr)
+        assert "amends db upgrade" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+    assert db.current_revision(db.make_engine(f"sqlite:///{tmp_path / 'instance' / 'amends.db'}")) is None
+    assert run(["db", "upgrade"], tmp_path, env).returncode == 0
+    assert run(["admin", "list"], tmp_path, env).returncode == 0
+
+
 def _healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> bool:
     deadline = time.time() + timeout
     while time.time() < deadline:
