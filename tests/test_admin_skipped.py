@@ -12,7 +12,8 @@ from plugin import db
 from plugin.models import Person, TicketEvent
 from plugin.web.admin import watch
 from tests.conftest import ADMIN_PASSWORD, audited_changes, csrf_token
-from tests.test_admin_watch import DAY, add_event, engine_of, page
+from tests.test_admin_watch import DAY, TICKET, add_event, engine_of, page
+from tests.test_admin_watch import live_client as watch_live_client  # noqa: F401  (a fixture)
 
 # --- the log: subject and link ---------------------------------------------------------
 
@@ -70,32 +71,18 @@ def test_a_thin_events_fetched_subject_is_kept_for_the_log(live_client):
 
 # --- a skipped ticket: the reading and "Suggest anyway" -------------------------------------
 
-TICKET = 35436
 QUESTION = 35437
 
 
 @pytest.fixture
-def live_client(make_settings, fake_zendesk):
-    """A signed-in console whose worker talks to the fake Zendesk."""
-    from plugin import create_app
-
-    settings = make_settings(secret_key="s" * 40, admin_password=ADMIN_PASSWORD,
-                             zendesk_api_url=fake_zendesk.url, retry_max_attempts=1)
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    fake_zendesk.add_ticket(
-        TICKET, subject="Order #A1234 still not here",
-        description="My parcel has not arrived and the tracking has not moved in a week.",
-        requester={"id": 501, "name": "Maria Gonzalez", "email": "maria@example.com", "locale": "en-US"},
-        organization=None, tags=[])
+def live_client(watch_live_client):
+    """The log tests' signed-in console on the fake Zendesk, which also holds a question."""
+    client, rt, fake_zendesk = watch_live_client
     fake_zendesk.add_ticket(
         QUESTION, subject="Opening hours", description="Hello, what are your opening hours on Saturday?",
         requester={"id": 502, "name": "Sam Roe", "email": "sam@example.com", "locale": "en-US"},
         organization=None, tags=[])
-    client = app.test_client()
-    client.post("/admin/login", data={"password": ADMIN_PASSWORD, "name": "Ada", "csrf_token": csrf_token(client)})
-    yield client, app.extensions["amends"], fake_zendesk
-    app.extensions["amends"].engine.dispose()
+    return client, rt, fake_zendesk
 
 
 def skipped_question(rt) -> int:

@@ -257,7 +257,7 @@ def live_client(make_settings, fake_zendesk):
         requester={"id": 501, "name": "Maria Gonzalez", "email": "maria@example.com", "locale": "en-US"},
         organization=None, tags=[])
     client = app.test_client()
-    client.post("/admin/login", data={"password": ADMIN_PASSWORD, "csrf_token": csrf_token(client)})
+    client.post("/admin/login", data={"password": ADMIN_PASSWORD, "name": "Ada", "csrf_token": csrf_token(client)})
     yield client, app.extensions["amends"], fake_zendesk
     app.extensions["amends"].engine.dispose()
 

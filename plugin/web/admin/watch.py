@@ -125,14 +125,8 @@ def suggest_anyway(event_id: int):
     if not db.suggest_anyway(runtime().engine, helpdesk, account, event_id, category, actor()):
         flash(f"Nothing was posted: ticket #{event['ticket_id']} changed meanwhile; see its status below.", "error")
         return redirect(back)
-    try:
-        runtime().tasks.enqueue(event_id)
-    except Exception:  # the queue is down: the row is queued, the worker's sweep finds it
-        log.exception("%s/%s event %s: could not enqueue suggest-anyway", helpdesk, account, event_id)
-        flash(f"Ticket #{event['ticket_id']} is queued for the {category} letter, but the queue did not answer; "
-              "a worker will post it within a few minutes.", "error")
-        return redirect(back)
-    flash(f"Ticket #{event['ticket_id']} is queued: the {category} letter goes to Zendesk as an internal note.", "ok")
+    _enqueue(event, f"Ticket #{event['ticket_id']} is queued: the {category} letter goes to Zendesk as an internal "
+                   "note.", f"Ticket #{event['ticket_id']} is queued for the {category} letter")
     return redirect(back)
 
 
@@ -148,15 +142,20 @@ def retry_suggestion(event_id: int):
         current = (db.get_event(runtime().engine, event_id) or event)["status"]
         flash(f"Ticket #{event['ticket_id']} is {current}, not failed: nothing to retry.", "error")
         return redirect(back)
-    try:
-        runtime().tasks.enqueue(event_id)
-    except Exception:  # the queue is down: the row is queued, the worker's sweep finds it
-        log.exception("%s/%s event %s: could not enqueue the retry", helpdesk, account, event_id)
-        flash(f"Ticket #{event['ticket_id']} is queued again, but the queue did not answer; "
-              "a worker will pick it up within a few minutes.", "error")
-        return redirect(back)
-    flash(f"Ticket #{event['ticket_id']} is being retried with a fresh set of attempts.", "ok")
+    _enqueue(event, f"Ticket #{event['ticket_id']} is being retried with a fresh set of attempts.",
+             f"Ticket #{event['ticket_id']} is queued again")
     return redirect(back)
+
+
+def _enqueue(event: dict, done: str, queued: str) -> None:
+    """Wake a worker for an event the console just put back in the queue, and say so."""
+    try:
+        runtime().tasks.enqueue(event["id"])
+    except Exception:  # the queue is down: the row is queued, the worker's sweep finds it
+        log.exception("%s/%s event %s: could not enqueue", event["helpdesk"], event["account"], event["id"])
+        flash(f"{queued}, but the queue did not answer; a worker will pick it up within a few minutes.", "error")
+        return
+    flash(done, "ok")
 
 
 def _own_event(event_id: int) -> dict:
