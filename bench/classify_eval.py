@@ -18,6 +18,7 @@ noise <= 0.15, specific precision >= 0.75, right-specific >= 0.45 (issue #10).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -56,7 +57,14 @@ def print_figures(label: str, figures: dict[str, float], count: int) -> None:
 
 
 def main() -> None:
-    paths = [Path(p) for p in sys.argv[1:]] or [p for p in DEFAULTS if p.is_file()]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="*", type=Path, help="labelled JSONL files (default: the eval sets beside "
+                                                            "the project, where they exist)")
+    paths = parser.parse_args().files or [p for p in DEFAULTS if p.is_file()]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing or not paths:
+        parser.error(f"no such file: {', '.join(missing)}" if missing else "no eval file found; name one")
     # Train (if needed) in a child, so this process measures only what serving needs.
     subprocess.run([sys.executable, "-c", "from plugin.core.classify import base_model; base_model()"], cwd=ROOT,
                    check=True)
