@@ -34,18 +34,34 @@ def missing_for_console(settings: Settings, engine: Engine) -> list[str]:
     return missing
 
 
+def zendesk_connection(engine: Engine, account: str) -> dict:
+    """The console's stored connection for the account ({} for "default" or none)."""
+    return {} if account == db.DEFAULT_ACCOUNT else db.get_connection(engine, "zendesk", account) or {}
+
+
+def zendesk_gaps(settings: Settings, connection: dict) -> list[str]:
+    """What Zendesk lacks, from the environment or the console's connection: "webhook-secret",
+    "credentials" (start-up and the console's overview word them each their own way)."""
+    gaps = []
+    if not settings.zendesk_webhook_secret and not connection.get("webhook_secret"):
+        gaps.append("webhook-secret")
+    if not settings.zendesk_can_post and not connection.get("access_token"):
+        gaps.append("credentials")
+    return gaps
+
+
+STARTUP_WORDING = {
+    "webhook-secret": "webhook secret: AMENDS_ZENDESK_WEBHOOK_SECRET, or press \"Set up Zendesk for me\" in the "
+                      "console (until then every webhook is refused)",
+    "credentials": "credentials: AMENDS_ZENDESK_SUBDOMAIN with AMENDS_ZENDESK_OAUTH_TOKEN (or "
+                   "AMENDS_ZENDESK_EMAIL + AMENDS_ZENDESK_API_TOKEN), or connect from the console "
+                   "(until then no note is posted)",
+}
+
+
 def missing_for_zendesk(settings: Settings, engine: Engine) -> list[str]:
     _, account = console_account(settings, engine)
-    data = {} if account == db.DEFAULT_ACCOUNT else db.get_connection(engine, "zendesk", account) or {}
-    missing = []
-    if not settings.zendesk_webhook_secret and not data.get("webhook_secret"):
-        missing.append("webhook secret: AMENDS_ZENDESK_WEBHOOK_SECRET, or press \"Set up Zendesk for me\" in the "
-                       "console (until then every webhook is refused)")
-    if not settings.zendesk_can_post and not data.get("access_token"):
-        missing.append("credentials: AMENDS_ZENDESK_SUBDOMAIN with AMENDS_ZENDESK_OAUTH_TOKEN (or "
-                       "AMENDS_ZENDESK_EMAIL + AMENDS_ZENDESK_API_TOKEN), or connect from the console "
-                       "(until then no note is posted)")
-    return missing
+    return [STARTUP_WORDING[gap] for gap in zendesk_gaps(settings, zendesk_connection(engine, account))]
 
 
 def startup_report(settings: Settings, engine: Engine, url: str) -> list[tuple[int, str]]:

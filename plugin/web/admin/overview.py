@@ -20,6 +20,7 @@ from plugin import db
 from plugin.connectors.zendesk_console import CONNECTED, NEEDS_REAUTH, PENDING
 from plugin.db.carry_over import DISCARD, REPLACE
 from plugin.services.accounts import settled_console_account
+from plugin.services.setup_check import zendesk_connection, zendesk_gaps
 from plugin.web.admin.base import actor, bp, event_reason, helpdesk_account, runtime
 from plugin.web.admin.watch import ticket_url
 
@@ -41,17 +42,17 @@ def _connect_link(anchor: str) -> str:
 def checklist(account: str) -> list[dict]:
     """What Zendesk still needs, each as {key, what, why, fix_url, fix_label, env}; empty: all set."""
     settings = runtime().settings
-    data = {} if account == db.DEFAULT_ACCOUNT else db.get_connection(runtime().engine, "zendesk", account) or {}
-    status, env_credentials = data.get("status"), settings.zendesk_can_post
+    data = zendesk_connection(runtime().engine, account)
+    status, env_credentials, gaps = data.get("status"), settings.zendesk_can_post, zendesk_gaps(settings, data)
     missing = []
-    if not settings.zendesk_webhook_secret and not data.get("webhook_secret"):
+    if "webhook-secret" in gaps:
         missing.append({
             "key": "webhook-secret", "what": "Webhook secret",
             "why": "Zendesk signs every webhook delivery with it; until there is one Amends refuses them all, "
                    "so no ticket gets a note.",
             "fix_url": _connect_link("webhook"), "fix_label": "Set up Zendesk for me",
             "env": "AMENDS_ZENDESK_WEBHOOK_SECRET"})
-    if not env_credentials and not data.get("access_token"):
+    if "credentials" in gaps:
         missing.append({
             "key": "credentials", "what": "Zendesk credentials",
             "why": "Amends reads each ticket and posts its note with them.",
