@@ -151,9 +151,10 @@ def extract(subject: str, description: str) -> tuple[Ask, ...]:
     """The explicit requests in the ticket, in the order they appear, one per kind unless two are
     clearly different things (other amounts or references, or one about something else)."""
     text = safe(f"{subject or ''}\n{description or ''}")
+    shadow = _shadow(text)  # once for the whole ticket: every sentence searches its own span of it
     found: list[tuple[int, Ask]] = []
     for start, end in _sentences(text):
-        found += _asks_in_sentence(text, start, end)
+        found += _asks_in_sentence(text, shadow, start, end)
     found.sort(key=lambda item: item[0])
     kept: dict[tuple, Ask] = {}
     for _, ask in found:
@@ -191,8 +192,7 @@ def _parts(text: str, start: int, end: int) -> list[_Part]:
     return [p for p in parts if p.end > p.start]
 
 
-def _asks_in_sentence(text: str, start: int, end: int) -> list[tuple[int, Ask]]:
-    shadow = _shadow(text)
+def _asks_in_sentence(text: str, shadow: str, start: int, end: int) -> list[tuple[int, Ask]]:
     found: list[tuple[int, Ask]] = []
     requesting = False
     for part in _parts(text, start, end):
