@@ -6,7 +6,7 @@ slow helpdesk never makes a live attempt lose its event, while a dead worker (wh
 dies with it) leaves its event free one short lease later.
 
 Renewals are fenced like every other write of the attempt: once another claim has taken
-the event, a renewal fails and `lost` is set, and the attempt's own fenced writes
+the event, a renewal fails and the keeper stops, and the attempt's own fenced writes
 (`mark_post_started` first of all) refuse too, so it cannot post.
 """
 
@@ -31,7 +31,6 @@ class LeaseKeeper:
     def __init__(self, engine: Engine, claim: db.Claim):
         self.engine, self.claim = engine, claim
         self.interval = claim.lease_seconds / RENEWALS_PER_LEASE
-        self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"lease-{claim.event_id}-{claim.attempt}")
@@ -45,10 +44,9 @@ class LeaseKeeper:
         self._thread.join()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            if not self._renew():
-                self.lost.set()
-                return
+        # Stops at the first renewal that is fenced off: the lease is another claim's now.
+        while not self._stop.wait(self.interval) and self._renew():
+            pass
 
     def _renew(self) -> bool:
         """False once the claim is fenced off (finished, or taken over after a missed renewal)."""
