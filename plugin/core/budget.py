@@ -142,21 +142,19 @@ def checked_size(value: Any) -> int:
     """measure(value), refusing a value too big to use (print, join, format). A text from the
     ticket is not refused here: what is built from it is."""
     size = len(value) if isinstance(value, str) else measure(value)
-    if size > MAX_VALUE and not isinstance(value, str):
-        raise too_big("a value", size)
+    if not isinstance(value, str):
+        fits("a value", size)
     return size
 
 
 def built(value: Any) -> Any:
     """A value the letter just built: at most MAX_VALUE, added to what the render built."""
     if isinstance(value, int) and not isinstance(value, bool):
-        if value.bit_length() > MAX_INT_BITS:
-            raise LetterOverBudget(f"builds a number of more than {MAX_INT_BITS:,} bits")
+        fits_bits(value.bit_length())
         return value
     if isinstance(value, (str, list, tuple, set, frozenset, dict, Namespace)):
         size = measure(value)
-        if size > MAX_VALUE:
-            raise too_big("a value", size)
+        fits("a value", size)
         _active.get().build(size)
     return value
 

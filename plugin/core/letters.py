@@ -141,8 +141,13 @@ def lint_letter_file(path: Path) -> Checked:
 def shipped_templates() -> list[Path]:
     """Every letter we ship, the generic one for custom categories included (not the shared frame
     and its partials: `_base`, `_asks`, ...)."""
-    return sorted(p for p in (TEMPLATES_DIR / "apologies" / "en").glob("*.txt.j2")
-                  if not p.name.startswith("_") or p.name.startswith("_custom."))
+    return sorted(p for p in (TEMPLATES_DIR / "apologies" / "en").glob("*.txt.j2") if is_letter(p))
+
+
+def is_letter(path: Path) -> bool:
+    """A letter template, not the shared frame or one of its partials (`_base`, `_asks`, ...);
+    `_custom.*` is the letter of custom categories."""
+    return not path.name.startswith("_") or path.name.startswith("_custom.")
 
 
 def _category_and_audience(path: Path) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin.core.budget import DOCUMENT_STEPS, Budget, metered
-from plugin.core.letters import check_template
+from plugin.core.letters import check_template, is_letter
 from plugin.core.paths import TEMPLATES_DIR
 from plugin.core.rules import (
     AUDIENCES,
@@ -259,7 +259,7 @@ def _letter_files() -> frozenset[str]:
     shared frame (_base) and its partials nor the console's HTML. A name is looked up here, never
     joined to a path."""
     return frozenset(p.relative_to(TEMPLATES_DIR).as_posix() for p in (TEMPLATES_DIR / "apologies").glob("*/*.txt.j2")
-                     if not p.name.startswith("_") or p.name.startswith("_custom."))
+                     if is_letter(p))
 
 
 def _compensation(raw: Any, ctx: _Ctx, path: tuple) -> Compensation:
