@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from plugin.db.console import add_audit
+from plugin.db.console import add_audit, rule_document
 from plugin.db.engine import writing
 from plugin.db.schema import audit_log, rule_documents
 
@@ -63,12 +63,6 @@ class CarriedOver:
         return self.rules_version is not None or self.audit_entries > 0 or self.discarded_version is not None
 
 
-def _document(conn: sa.Connection, helpdesk: str, account: str) -> dict | None:
-    row = conn.execute(sa.select(rule_documents).where(
-        rule_documents.c.helpdesk == helpdesk, rule_documents.c.account == account)).mappings().first()
-    return dict(row) if row else None
-
-
 def _default_audit_count(conn: sa.Connection, helpdesk: str) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(
         audit_log.c.helpdesk == helpdesk, audit_log.c.account == DEFAULT_ACCOUNT)).scalar_one()
@@ -86,8 +80,8 @@ def has_default_leftovers(engine: Engine, helpdesk: str) -> bool:
 
 def default_leftovers(engine: Engine, helpdesk: str, account: str) -> Leftovers:
     with engine.connect() as conn:
-        return Leftovers(_document(conn, helpdesk, DEFAULT_ACCOUNT), _default_audit_count(conn, helpdesk),
-                         _document(conn, helpdesk, account) if account != DEFAULT_ACCOUNT else None)
+        return Leftovers(rule_document(engine, helpdesk, DEFAULT_ACCOUNT, conn), _default_audit_count(conn, helpdesk),
+                         rule_document(engine, helpdesk, account, conn) if account != DEFAULT_ACCOUNT else None)
 
 
 def _lock(conn: sa.Connection, helpdesk: str) -> None:
@@ -113,7 +107,8 @@ def carry_over_default(engine: Engine, helpdesk: str, account: str, actor: str, 
     try:
         with writing(engine) as conn:
             _lock(conn, helpdesk)
-            theirs, own = _document(conn, helpdesk, DEFAULT_ACCOUNT), _document(conn, helpdesk, account)
+            theirs = rule_document(engine, helpdesk, DEFAULT_ACCOUNT, conn)
+            own = rule_document(engine, helpdesk, account, conn)
             if theirs is not None and own is not None and not choice:
                 return CarriedOver(conflict=True)
             if theirs is None and choice:

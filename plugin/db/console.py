@@ -123,11 +123,17 @@ def list_audit(engine: Engine, helpdesk: str, account: str, limit: int = 200) ->
 
 # --- admin: rule documents (issue 5, rules and templates) --------------------------
 
-def rule_document(engine: Engine, helpdesk: str, account: str) -> dict[str, Any] | None:
-    """The account's console rules document: version, document, updated_at, updated_by."""
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(rule_documents).where(
-            rule_documents.c.helpdesk == helpdesk, rule_documents.c.account == account)).mappings().first()
+def rule_document(engine: Engine, helpdesk: str, account: str,
+                  conn: sa.Connection | None = None) -> dict[str, Any] | None:
+    """The account's console rules document: version, document, updated_at, updated_by. Pass
+    `conn` to read it inside a transaction of yours."""
+    query = sa.select(rule_documents).where(rule_documents.c.helpdesk == helpdesk,
+                                            rule_documents.c.account == account)
+    if conn is None:
+        with engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+    else:
+        row = conn.execute(query).mappings().first()
     return dict(row) if row else None
 
 

@@ -23,15 +23,25 @@ def console_url(host: str, port: int) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}/admin/"
 
 
-def missing_for_console(settings: Settings, engine: Engine) -> list[str]:
-    missing = []
-    if not settings.secret_key:
-        missing.append("AMENDS_SECRET_KEY (signs the console's cookies and forms; long and random)")
+def console_gaps(settings: Settings, engine: Engine) -> list[str]:
+    """The settings the console still needs before it opens (start-up and the console's 503 page
+    word them each their own way)."""
+    gaps = [] if settings.secret_key else ["AMENDS_SECRET_KEY"]
     # The shared password only opens the console while no named admin exists (`amends admin add`).
     if not settings.admin_password and not db.admins_exist(engine):
-        missing.append("AMENDS_ADMIN_PASSWORD (the first sign-in, until a named admin is added with "
-                       "`amends admin add`)")
-    return missing
+        gaps.append("AMENDS_ADMIN_PASSWORD")
+    return gaps
+
+
+CONSOLE_WORDING = {
+    "AMENDS_SECRET_KEY": "AMENDS_SECRET_KEY (signs the console's cookies and forms; long and random)",
+    "AMENDS_ADMIN_PASSWORD": "AMENDS_ADMIN_PASSWORD (the first sign-in, until a named admin is added with "
+                             "`amends admin add`)",
+}
+
+
+def missing_for_console(settings: Settings, engine: Engine) -> list[str]:
+    return [CONSOLE_WORDING[name] for name in console_gaps(settings, engine)]
 
 
 def zendesk_connection(engine: Engine, account: str) -> dict:

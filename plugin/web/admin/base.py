@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from plugin import db
 from plugin.core.decision import SkipReason
 from plugin.services.accounts import console_account
+from plugin.services.setup_check import console_gaps
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -27,9 +28,9 @@ PUBLIC_ENDPOINTS = frozenset({"admin.login"})
 SESSION_TOKEN = "admin_session"
 # What the console needs, and what each is for (the console-off page names the missing ones).
 CONSOLE_SETTINGS = {
-    "AMENDS_SECRET_KEY": ("secret_key", "signs the console's cookies and forms (long and random)"),
-    "AMENDS_ADMIN_PASSWORD": ("admin_password", "the shared password for the first sign-in, until a named admin "
-                              "is added with amends admin add NAME --password-stdin"),
+    "AMENDS_SECRET_KEY": "signs the console's cookies and forms (long and random)",
+    "AMENDS_ADMIN_PASSWORD": "the shared password for the first sign-in, until a named admin is added with "
+                             "amends admin add NAME --password-stdin",
 }
 
 
@@ -55,12 +56,7 @@ def actor() -> str:
 
 
 def missing_settings() -> list[str]:
-    settings = runtime().settings
-    missing = [name for name, (field, _why) in CONSOLE_SETTINGS.items() if not getattr(settings, field)]
-    # Named admins sign in without the shared password: it is needed only while there is none.
-    if "AMENDS_ADMIN_PASSWORD" in missing and db.admins_exist(runtime().engine):
-        missing.remove("AMENDS_ADMIN_PASSWORD")
-    return missing
+    return console_gaps(runtime().settings, runtime().engine)
 
 
 def console_off_page():
@@ -74,7 +70,7 @@ def console_off_page():
     if not missing:
         return None
     g.admin = None  # no session counts while the console is off
-    return render_template("admin/off.html", missing={name: CONSOLE_SETTINGS[name][1] for name in missing}), 503
+    return render_template("admin/off.html", missing={name: CONSOLE_SETTINGS[name] for name in missing}), 503
 
 
 def open_session() -> dict | None:

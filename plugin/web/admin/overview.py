@@ -76,7 +76,9 @@ def checklist(account: str) -> list[dict]:
 def overview():
     helpdesk, account = helpdesk_account()
     engine = runtime().engine
-    leftovers = db.default_leftovers(engine, helpdesk, account) if account != db.DEFAULT_ACCOUNT else None
+    # The cheap check first: in the steady state nothing lies under "default".
+    leftovers = (db.default_leftovers(engine, helpdesk, account)
+                 if account != db.DEFAULT_ACCOUNT and db.has_default_leftovers(engine, helpdesk) else None)
     return render_template("admin/overview.html", helpdesk=helpdesk, account=account,
                            recent=db.suggestion_log(engine, helpdesk, account, limit=10), event_reason=event_reason,
                            ticket_url=ticket_url,

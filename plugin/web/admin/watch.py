@@ -40,7 +40,7 @@ def when(ts: float | None) -> str:
 def ticket_url(account: str, ticket_id: str) -> str:
     """The ticket in Zendesk's agent interface; "" while the console has no real account (it
     says "default" until a subdomain is configured or connected): a link there would lead nowhere."""
-    if account == "default" or not SUBDOMAIN_RE.match(account or "") or not str(ticket_id).isdigit():
+    if account == db.DEFAULT_ACCOUNT or not SUBDOMAIN_RE.match(account or "") or not str(ticket_id).isdigit():
         return ""
     return f"https://{account}.zendesk.com/agent/tickets/{ticket_id}"
 
