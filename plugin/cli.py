@@ -45,11 +45,9 @@ main.add_command(admin_group)  # amends admin add|remove|list (plugin/cli_admin.
               help="Web only: no embedded worker (run `amends worker` beside it, e.g. as its own service).")
 def serve(host: str, port: int, no_worker: bool) -> None:
     """Run the web app (gunicorn) and an embedded worker, in one command."""
-    from plugin import db
-
     settings = _settings()
     _configure_logging(settings)
-    _prepare_database(lambda: db.prepare(db.make_engine(settings.database_url), settings.migrate_on_start))
+    _prepared_engine(settings).dispose()  # gunicorn's workers open their own connections
     _warn_if_unconfigured(settings, host, port)
     from plugin.observability import MetricsDirectory
     from plugin.worker import EmbeddedWorker
@@ -64,6 +62,15 @@ def serve(host: str, port: int, no_worker: bool) -> None:
         finally:
             if worker:
                 worker.stop()
+
+
+def _prepared_engine(settings: Settings):
+    """The settings' database, migrated (AMENDS_MIGRATE_ON_START) or checked to be at this version."""
+    from plugin import db
+
+    engine = db.make_engine(settings.database_url)
+    _prepare_database(lambda: db.prepare(engine, settings.migrate_on_start))
+    return engine
 
 
 def _prepare_database(prepare: Callable[[], None]) -> None:
@@ -135,13 +142,11 @@ def rules_group() -> None:
 
 
 def _rules_target():
-    from plugin import db
     from plugin.core.rules_layer import load_rules
     from plugin.services.accounts import settled_console_account
 
     settings = _settings()
-    engine = db.make_engine(settings.database_url)
-    _prepare_database(lambda: db.prepare(engine, settings.migrate_on_start))
+    engine = _prepared_engine(settings)
     try:
         base = load_rules(settings.rules_file)
     except ConfigError as exc:
@@ -263,7 +268,6 @@ def classify_command(text: str | None, jsonl) -> None:
 @click.option("--account", default=None, help="Account (subdomain); default AMENDS_ZENDESK_SUBDOMAIN.")
 def train(helpdesk: str, account: str | None) -> None:
     """Retrain an account's classifier with its agents' corrections (also builds the base model)."""
-    from plugin import db
     from plugin.core.classify import base_model
     from plugin.core.inputs import is_account, is_helpdesk
     from plugin.services import learning
@@ -277,8 +281,7 @@ def train(helpdesk: str, account: str | None) -> None:
         raise click.BadParameter("an account is a helpdesk subdomain: lowercase letters, digits and hyphens",
                                  param_hint="--account" if not is_account(account) else "--helpdesk")
     base_model()
-    engine = db.make_engine(settings.database_url)
-    _prepare_database(lambda: db.prepare(engine, settings.migrate_on_start))
+    engine = _prepared_engine(settings)
     used = learning.train_account(engine, helpdesk, account)
     click.echo(f"{helpdesk}/{account}: trained with {used} correction(s)" if used
                else f"{helpdesk}/{account}: no corrections yet; the base model is ready")
@@ -289,13 +292,11 @@ def train(helpdesk: str, account: str | None) -> None:
               help="Remove customer text older than this many days (1 or more).")
 def purge(days: int) -> None:
     """Remove customer text older than DAYS now (the worker does it daily with AMENDS_RETENTION_DAYS)."""
-    from plugin import db
     from plugin.services import retention
 
     settings = _settings()
     _configure_logging(settings)
-    engine = db.make_engine(settings.database_url)
-    _prepare_database(lambda: db.prepare(engine, settings.migrate_on_start))
+    engine = _prepared_engine(settings)
     click.echo(retention.summary(retention.purge(engine, days)))
 
 

@@ -23,6 +23,8 @@ from sqlalchemy.engine import Engine
 
 from plugin import db
 
+# prometheus_client's own name; observability.py names it too, because it must set it before this
+# module (and prometheus_client) is first imported.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
