@@ -4,6 +4,7 @@ and a guard that no evaluation text found its way into the package."""
 import hashlib
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +182,17 @@ def test_the_examples_readme_lists_every_file_with_its_count():
     actual = {p.name: str(sum(1 for line in p.read_text().splitlines() if line.strip()))
               for p in examples.glob("*.jsonl")}
     assert listed == actual
+
+
+def test_the_examples_readme_coverage_is_current():
+    """The counts per category and the table by kind of company match the files
+    (refresh with tools/examples_coverage.py --write)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from examples_coverage import END, START, refreshed_readme
+
+    readme = (ROOT / "plugin" / "core" / "classify" / "examples" / "README.md").read_text()
+    assert START in readme and END in readme
+    assert refreshed_readme(readme) == readme
 
 
 def test_a_tag_naming_a_category_nudges_it_and_says_so():
