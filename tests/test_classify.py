@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from plugin.core.classify import Classifier, default_classifier, load_examples
+from plugin.core.classify.calibration import SHORT_WORDS
 from plugin.core.classify.calibration import load as load_calibration
-from plugin.core.classify.model import fingerprint, train
+from plugin.core.classify.model import fingerprint, tokens, train
 from plugin.core.rules import CATEGORIES
 from plugin.models import GENERAL, NONE, SPECIFIC
 
@@ -86,6 +87,24 @@ def test_each_question_is_calibrated_on_held_out_examples(split):
         low, middle, high = band_precisions(pairs)
         assert low < middle < high, (name, low, middle, high)
         assert high >= 0.85, (name, high)
+
+
+def test_short_messages_have_their_own_complaint_calibration(split):
+    """A message of a few words carries little evidence: its complaint probability comes from the
+    scaling fitted on short held-out examples, which says less than the general one, and on held-out
+    short examples what gets no note is mostly not a complaint."""
+    shipped = load_calibration()
+    assert shipped.short_complaint is not None
+    raw = 0.6
+    assert shipped.complaint_probability(raw, SHORT_WORDS) == shipped.short_complaint(raw)
+    assert shipped.complaint_probability(raw, SHORT_WORDS + 1) == shipped.complaint(raw)
+    assert shipped.short_complaint(raw) < shipped.complaint(raw)
+    classifier, test_set = split
+    short = [(gold, classifier.classify("", text)) for text, gold in test_set if len(tokens(text)) <= SHORT_WORDS]
+    assert len(short) >= 60
+    none = [gold == "other" for gold, c in short if c.decision == NONE]
+    noted = [gold != "other" for gold, c in short if c.decision != NONE]
+    assert np.mean(none) >= 0.85 and np.mean(noted) >= 0.6, (np.mean(none), np.mean(noted))
 
 
 def test_specific_notes_are_right_more_often_than_general_ones(split):

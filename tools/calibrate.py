@@ -5,7 +5,8 @@
 Five folds over plugin/core/classify/examples/ (stratified, fixed order): each fold's model is
 trained on the other four and scores the fold it never saw. On those out-of-fold scores:
 - Platt scaling for "is it a complaint?" (raw 1 - P(other)) and for "which category, given it
-  is one?" (raw P(best) / (1 - P(other))), each a one-feature logistic regression;
+  is one?" (raw P(best) / (1 - P(other))), each a one-feature logistic regression; the complaint
+  question has a second one fitted on the short examples alone (at most SHORT_WORDS words);
 - the complaint threshold: where, on calibrated probabilities, a note's expected cost equals no note's,
   with a missed complaint costing MISSED_COMPLAINT_COST times a needless note (a general letter on a
   message that needed none costs the agent a glance; a complaint with no note costs an apology);
@@ -27,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from plugin.core.classify import Classifier, load_examples  # noqa: E402
-from plugin.core.classify.calibration import CALIBRATION_FILE, Calibration, Platt, _logit  # noqa: E402
-from plugin.core.classify.model import fingerprint, train  # noqa: E402
+from plugin.core.classify.calibration import CALIBRATION_FILE, SHORT_WORDS, Calibration, Platt, _logit  # noqa: E402
+from plugin.core.classify.model import fingerprint, tokens, train  # noqa: E402
 
 FOLDS = 5
 MISSED_COMPLAINT_COST = 3.0
@@ -47,7 +48,7 @@ def folds(examples: list[tuple[str, str]], k: int = FOLDS) -> list[int]:
     return out
 
 
-def _fold_scores(args) -> list[tuple[str, float, str, float]]:
+def _fold_scores(args) -> list[tuple[str, float, str, float, int]]:
     examples, assigned, fold = args
     model = train([e for e, f in zip(examples, assigned) if f != fold])
     identity = Calibration(complaint_threshold=0.0, specific_threshold=0.0)
@@ -59,12 +60,12 @@ def _fold_scores(args) -> list[tuple[str, float, str, float]]:
             if not c.candidates:  # not English: no scores to calibrate
                 continue
             best, p_best = c.candidates[0]
-            rows.append((label, c.complaint, best, p_best))
+            rows.append((label, c.complaint, best, p_best, len(tokens(text))))
     return rows
 
 
-def out_of_fold(examples: list[tuple[str, str]]) -> list[tuple[str, float, str, float]]:
-    """(gold, raw complaint score, best category, raw category score) for every example."""
+def out_of_fold(examples: list[tuple[str, str]]) -> list[tuple[str, float, str, float, int]]:
+    """(gold, raw complaint score, best category, raw category score, words) for every example."""
     assigned = folds(examples)
     with ProcessPoolExecutor(max_workers=2) as pool:
         parts = pool.map(_fold_scores, [(examples, assigned, f) for f in range(FOLDS)])
@@ -79,8 +80,9 @@ def fit_platt(raw: list[float], truth: list[bool]) -> Platt:
     return Platt(a=round(float(model.coef_[0][0]), 4), b=round(float(model.intercept_[0]), 4))
 
 
-def choose(rows, complaint: Platt, category: Platt) -> tuple[float, dict[str, float], float]:
-    scored = [(gold, complaint(rc), best, category(rb)) for gold, rc, best, rb in rows]
+def choose(rows, cal: Calibration) -> tuple[float, dict[str, float], float]:
+    scored = [(gold, cal.complaint_probability(rc, words), best, cal.category(rb))
+              for gold, rc, best, rb, words in rows]
     complaint_threshold = round(1 / (1 + MISSED_COMPLAINT_COST), 3)  # note when p * cost >= (1 - p)
     per_category: dict[str, float] = {}
     for name in sorted({best for _, _, best, _ in scored}):
@@ -96,15 +98,21 @@ def choose(rows, complaint: Platt, category: Platt) -> tuple[float, dict[str, fl
     return complaint_threshold, per_category, SPECIFIC_FLOOR
 
 
-def reliability(rows, complaint: Platt, category: Platt) -> dict:
+def reliability(rows, cal: Calibration) -> dict:
     """Held-out precision per confidence band, for each question: the calibration's evidence."""
     bands = [(0.0, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01)]
-    table = {"complaint": [], "category": []}
+    table = {"complaint": [], "category": [], "short_complaint": []}
+
+    def band(flags: list[bool]) -> list:
+        return [lo, min(hi, 1.0), len(flags), round(sum(flags) / len(flags), 3) if flags else None]
+
     for lo, hi in bands:
-        inside = [gold != "other" for gold, rc, _, _ in rows if lo <= complaint(rc) < hi]
-        table["complaint"].append([lo, min(hi, 1.0), len(inside), round(sum(inside) / len(inside), 3) if inside else None])
-        inside = [gold == best for gold, _, best, rb in rows if gold != "other" and lo <= category(rb) < hi]
-        table["category"].append([lo, min(hi, 1.0), len(inside), round(sum(inside) / len(inside), 3) if inside else None])
+        complaint = [(gold != "other", words) for gold, rc, _, _, words in rows
+                     if lo <= cal.complaint_probability(rc, words) < hi]
+        table["complaint"].append(band([c for c, _ in complaint]))
+        table["short_complaint"].append(band([c for c, words in complaint if words <= SHORT_WORDS]))
+        table["category"].append(band([gold == best for gold, _, best, rb, _ in rows
+                                       if gold != "other" and lo <= cal.category(rb) < hi]))
     return table
 
 
@@ -112,14 +120,18 @@ def main() -> None:
     examples = load_examples()
     rows = out_of_fold(examples)
     complaint = fit_platt([r[1] for r in rows], [r[0] != "other" for r in rows])
+    short = [r for r in rows if r[4] <= SHORT_WORDS]
+    short_complaint = fit_platt([r[1] for r in short], [r[0] != "other" for r in short])
     complaints = [r for r in rows if r[0] != "other"]
     category = fit_platt([r[3] for r in complaints], [r[0] == r[2] for r in complaints])
-    complaint_threshold, per_category, default = choose(rows, complaint, category)
+    scalings = Calibration(complaint=complaint, category=category, short_complaint=short_complaint)
+    complaint_threshold, per_category, default = choose(rows, scalings)
     cal = Calibration(complaint=complaint, category=category, complaint_threshold=complaint_threshold,
                       specific_threshold=default, specific_thresholds=tuple(sorted(per_category.items())),
-                      fingerprint=fingerprint(examples))
+                      fingerprint=fingerprint(examples), short_complaint=short_complaint)
     data = cal.to_dict()
-    data["held_out"] = {"examples": len(rows), "folds": FOLDS, "reliability": reliability(rows, complaint, category)}
+    data["held_out"] = {"examples": len(rows), "short_examples": len(short), "folds": FOLDS,
+                        "reliability": reliability(rows, cal)}
     CALIBRATION_FILE.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(json.dumps(data, indent=1, sort_keys=True))
     print(f"wrote {CALIBRATION_FILE}")

@@ -30,7 +30,7 @@ from pathlib import Path
 from plugin.core.classify import language
 from plugin.core.classify.calibration import Calibration
 from plugin.core.classify.calibration import load as load_calibration
-from plugin.core.classify.model import LinearModel, fingerprint, train
+from plugin.core.classify.model import LinearModel, fingerprint, tokens, train
 from plugin.core.classify.phrases import PhraseLayer
 from plugin.models import NONE, Classification
 
@@ -143,7 +143,7 @@ class Classifier:
         probs = softmax(scores)
         cal = self.calibration
         raw_complaint = 1.0 - (probs[self.other] if self.other is not None else 0.0)
-        complaint = cal.complaint(raw_complaint)
+        complaint = cal.complaint_probability(raw_complaint, len(tokens(text)))
         ranked = sorted((i for i in range(len(probs)) if i != self.other), key=probs.__getitem__, reverse=True)
         best = ranked[0]
         candidates = tuple((names[i], round(cal.category(probs[i] / raw_complaint), 3)) for i in ranked[:3])
