@@ -96,6 +96,7 @@ def test_short_messages_have_their_own_complaint_calibration(split):
     shipped = load_calibration()
     assert shipped.short_complaint is not None
     raw = 0.6
+    assert shipped.short_words == SHORT_WORDS  # the file was fitted for the limit the tool uses
     assert shipped.complaint_probability(raw, SHORT_WORDS) == shipped.short_complaint(raw)
     assert shipped.complaint_probability(raw, SHORT_WORDS + 1) == shipped.complaint(raw)
     assert shipped.short_complaint(raw) < shipped.complaint(raw)

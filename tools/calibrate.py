@@ -110,7 +110,7 @@ def reliability(rows, cal: Calibration) -> dict:
         complaint = [(gold != "other", words) for gold, rc, _, _, words in rows
                      if lo <= cal.complaint_probability(rc, words) < hi]
         table["complaint"].append(band([c for c, _ in complaint]))
-        table["short_complaint"].append(band([c for c, words in complaint if words <= SHORT_WORDS]))
+        table["short_complaint"].append(band([c for c, words in complaint if words <= cal.short_words]))
         table["category"].append(band([gold == best for gold, _, best, rb, _ in rows
                                        if gold != "other" and lo <= cal.category(rb) < hi]))
     return table

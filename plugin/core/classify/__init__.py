@@ -117,7 +117,8 @@ class Classifier:
         lang = language.detect(text)
         if lang != "en":
             return Classification("other", 0.9, evidence=(f"language: {language.name(lang)}",), complaint=0.0)
-        logits, weights = self.model.scores(text)
+        words = tokens(text)
+        logits, weights = self.model.scores(text, words)
         model_logits = logits.tolist()
         # Tags (e.g. set by a Zendesk form: "late_delivery") can only add phrase evidence;
         # the model sees the customer's words alone, as it was trained.
@@ -143,7 +144,7 @@ class Classifier:
         probs = softmax(scores)
         cal = self.calibration
         raw_complaint = 1.0 - (probs[self.other] if self.other is not None else 0.0)
-        complaint = cal.complaint_probability(raw_complaint, len(tokens(text)))
+        complaint = cal.complaint_probability(raw_complaint, len(words))
         ranked = sorted((i for i in range(len(probs)) if i != self.other), key=probs.__getitem__, reverse=True)
         best = ranked[0]
         candidates = tuple((names[i], round(cal.category(probs[i] / raw_complaint), 3)) for i in ranked[:3])

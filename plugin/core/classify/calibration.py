@@ -7,7 +7,7 @@ predictions for our own examples that the model had not seen (5-fold, tools/cali
 - *is this a complaint that calls for an apology?* raw = 1 - P(other);
 - *which category, given that it is one?* raw = P(best) / (1 - P(other)).
 
-Messages of at most SHORT_WORDS words ("Contact details", "Reset my account") carry little
+Messages of at most `short_words` words ("Contact details", "Reset my account") carry little
 evidence, and our held-out examples show the model's complaint score means less on them, so the
 complaint question has a second Platt scaling fitted on the held-out short examples alone.
 
@@ -33,7 +33,7 @@ from plugin.models import GENERAL, NONE, SPECIFIC
 CALIBRATION_FILE = Path(__file__).parent / "calibration.json"
 _EPS = 1e-6
 SPECIFIC_COMPLAINT = 0.5  # a category's own letter only for what is more likely a complaint than not
-SHORT_WORDS = 5  # at most this many words: the short-message complaint calibration applies
+SHORT_WORDS = 5  # what tools/calibrate.py fits the short-message scaling for; the file records it
 
 
 def specific_or_general(complaint: float | None, probability: float, threshold: float) -> str:
@@ -66,11 +66,12 @@ class Calibration:
     specific_threshold: float = 0.5  # for a category without its own
     specific_thresholds: tuple[tuple[str, float], ...] = ()
     fingerprint: str = ""
-    short_complaint: Platt | None = None  # for messages of at most SHORT_WORDS words
+    short_complaint: Platt | None = None  # for messages of at most `short_words` words
+    short_words: int = SHORT_WORDS
 
     def complaint_probability(self, raw: float, words: int) -> float:
         """P(complaint) from the raw score, with the short-message scaling where it applies."""
-        scaling = self.short_complaint if self.short_complaint is not None and words <= SHORT_WORDS else self.complaint
+        scaling = self.short_complaint if self.short_complaint is not None and words <= self.short_words else self.complaint
         return scaling(raw)
 
     def threshold(self, category: str) -> float:
@@ -88,7 +89,7 @@ class Calibration:
                 "complaint": {"a": self.complaint.a, "b": self.complaint.b},
                 "category": {"a": self.category.a, "b": self.category.b},
                 **({"short_complaint": {"a": self.short_complaint.a, "b": self.short_complaint.b,
-                                        "words": SHORT_WORDS}} if self.short_complaint else {}),
+                                        "words": self.short_words}} if self.short_complaint else {}),
                 "complaint_threshold": self.complaint_threshold,
                 "specific_threshold": self.specific_threshold,
                 "specific_thresholds": dict(self.specific_thresholds)}
@@ -98,6 +99,7 @@ class Calibration:
         short = data.get("short_complaint")
         return cls(complaint=Platt(**data["complaint"]), category=Platt(**data["category"]),
                    short_complaint=Platt(a=short["a"], b=short["b"]) if short else None,
+                   short_words=int(short["words"]) if short else SHORT_WORDS,
                    complaint_threshold=float(data["complaint_threshold"]),
                    specific_threshold=float(data["specific_threshold"]),
                    specific_thresholds=tuple(sorted((k, float(v)) for k, v in

@@ -82,12 +82,12 @@ class LinearModel:
             self._char_cache[word] = found
         return found
 
-    def scores(self, text: str) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    def scores(self, text: str, words: list[str] | None = None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """Logits per class, and the known word features with their tf-idf weights (for evidence).
 
         Both blocks (word n-grams, character n-grams) go through numpy together: sublinear tf
         times idf, then each block l2-normalised on its own, as two TfidfVectorizers side by side."""
-        words = tokens(text)
+        words = tokens(text) if words is None else words  # the caller may have tokenised already
         get = self.vocabulary.get
         word_counts = Counter([i for f in words if (i := get(f)) is not None])
         word_counts.update([i for a, b in zip(words, words[1:]) if (i := get(f"{a} {b}")) is not None])
