@@ -1,9 +1,10 @@
 """What agents' corrections buy: one account's ticket stream, corrected as an agent would.
 
-    .venv/bin/python bench/learning_curve.py [FILE] [--checkpoints 0,100,200,300] [--examples DIR]
+    .venv/bin/python bench/learning_curve.py [FILE] [--checkpoints 0,100,200,300] [--examples DIR] [--seed N]
 
-FILE (default ../shared/eval/dev2.jsonl) is walked in a fixed order (a seeded shuffle) as one
-account's stream. Each message is classified by the account's current model, as the pipeline
+FILE (default ../shared/eval/dev2.jsonl) is walked in a fixed order (a seeded shuffle, seed 10
+unless --seed gives another: the rest of the stream is small, so other orders show the spread) as
+one account's stream. Each message is classified by the account's current model, as the pipeline
 would (rules' thresholds applied); every suggestion an agent would correct — a wrong category's
 letter, a general letter, a note on a non-complaint, or a complaint with no note — becomes a
 correction through the same code path as the product: POST /api/feedback (bearer token) on a
@@ -109,12 +110,13 @@ def main() -> None:
     parser.add_argument("file", nargs="?", default=str(DEFAULT))
     parser.add_argument("--checkpoints", default="0,100,200,300")
     parser.add_argument("--examples", default=None, help="train the base model on this examples folder instead")
+    parser.add_argument("--seed", type=int, default=10, help="the stream's order (a seeded shuffle)")
     args = parser.parse_args()
     from plugin.core.classify import load_examples
 
     rows = [json.loads(line) for line in Path(args.file).read_text().splitlines() if line.strip()]
     examples = load_examples(Path(args.examples)) if args.examples else None
-    run(rows, [int(x) for x in args.checkpoints.split(",")], examples)
+    run(rows, [int(x) for x in args.checkpoints.split(",")], examples, seed=args.seed)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Two layers an admin can reason about: weighted phrases (phrases.py) and a linear
 model trained on the examples we wrote (model.py, examples/). Their scores add up;
 a softmax turns them into probabilities, calibrated on examples the model had not
-seen (calibration.py). Then the decision: no note (`none`, category `other`) for
+seen (calibration.py); a model of another kind (Naive Bayes, model.py) gives a second opinion
+on the category, and where it disagrees the category's probability is lower. Then the decision: no note (`none`, category `other`) for
 non-complaints and other languages; the category's letter (`specific`) when the
 category is clear; the general letter (`general`) for a complaint whose category is
 not: a wrong category's letter is worse than a general one.
@@ -147,7 +148,10 @@ class Classifier:
         complaint = cal.complaint_probability(raw_complaint, len(words))
         ranked = sorted((i for i in range(len(probs)) if i != self.other), key=probs.__getitem__, reverse=True)
         best = ranked[0]
-        candidates = tuple((names[i], round(cal.category(probs[i] / raw_complaint), 3)) for i in ranked[:3])
+        # The second opinion only judges the model's own classes (a custom category has no class).
+        disputed = best < len(self.classes) and self.model.second_opinion(weights, self.other) not in (None, best)
+        candidates = tuple((names[i], round(cal.category_probability(probs[i] / raw_complaint, disputed), 3))
+                           for i in ranked[:3])
         p_best = candidates[0][1]
         runner_up = candidates[1][0] if len(candidates) > 1 else ""
         margin = p_best - (candidates[1][1] if len(candidates) > 1 else 0.0)

@@ -5,7 +5,10 @@ Two questions, each with its own Platt scaling (sigmoid(a * logit(raw) + b)) fit
 predictions for our own examples that the model had not seen (5-fold, tools/calibrate.py):
 
 - *is this a complaint that calls for an apology?* raw = 1 - P(other);
-- *which category, given that it is one?* raw = P(best) / (1 - P(other)).
+- *which category, given that it is one?* raw = P(best) / (1 - P(other)), with one more term:
+  `category_disputed` is added to the logit when the model's second opinion (Naive Bayes,
+  model.py) picks another category, as our held-out examples show the category is then right
+  far less often. It lowers every candidate's score alike, so their order stays.
 
 Messages of at most `short_words` words ("Contact details", "Reset my account") carry little
 evidence, and our held-out examples show the model's complaint score means less on them, so the
@@ -68,11 +71,19 @@ class Calibration:
     fingerprint: str = ""
     short_complaint: Platt | None = None  # for messages of at most `short_words` words
     short_words: int = SHORT_WORDS
+    category_disputed: float = 0.0  # logit shift when the second opinion picks another category
 
     def complaint_probability(self, raw: float, words: int) -> float:
         """P(complaint) from the raw score, with the short-message scaling where it applies."""
         scaling = self.short_complaint if self.short_complaint is not None and words <= self.short_words else self.complaint
         return scaling(raw)
+
+    def category_probability(self, raw: float, disputed: bool = False) -> float:
+        """P(the category is right | a complaint), from its raw share of the complaint score."""
+        if not disputed or not self.category_disputed:
+            return self.category(raw)
+        z = self.category.a * _logit(raw) + self.category.b + self.category_disputed
+        return 1 / (1 + math.exp(-z)) if z > -700 else 0.0
 
     def threshold(self, category: str) -> float:
         return dict(self.specific_thresholds).get(category, self.specific_threshold)
@@ -88,6 +99,7 @@ class Calibration:
         return {"fingerprint": self.fingerprint,
                 "complaint": {"a": self.complaint.a, "b": self.complaint.b},
                 "category": {"a": self.category.a, "b": self.category.b},
+                "category_disputed": self.category_disputed,
                 **({"short_complaint": {"a": self.short_complaint.a, "b": self.short_complaint.b,
                                         "words": self.short_words}} if self.short_complaint else {}),
                 "complaint_threshold": self.complaint_threshold,
@@ -104,7 +116,8 @@ class Calibration:
                    specific_threshold=float(data["specific_threshold"]),
                    specific_thresholds=tuple(sorted((k, float(v)) for k, v in
                                                     data.get("specific_thresholds", {}).items())),
-                   fingerprint=data.get("fingerprint", ""))
+                   fingerprint=data.get("fingerprint", ""),
+                   category_disputed=float(data.get("category_disputed", 0.0)))
 
 
 @lru_cache(maxsize=4)
