@@ -11,7 +11,9 @@ correction through the same code path as the product: POST /api/feedback (bearer
 real Flask app with its own temporary SQLite database. At each checkpoint the account's model
 is retrained as the worker does (plugin.services.learning.train_account). Once the last checkpoint is
 reached, every checkpoint's model is measured on the same rest of the stream (the messages after
-that point): coverage, noise, specific precision, right-specific (as bench/classify_eval.py).
+that point): coverage, noise, specific precision, right-specific (as bench/classify_eval.py), and
+"best guess right": complaints whose best-guess category is right, whatever the decision (what the
+corrections taught the model, before the thresholds decide which letter is posted).
 
 Only a temporary account model inside this run is trained; nothing shipped changes.
 Target (issue #10): right-specific on the rest at least +0.10 after 300 corrections.
@@ -97,6 +99,10 @@ def run(rows: list[dict], checkpoints: list[int], examples: list[tuple[str, str]
         readings = [with_rules(classifier.classify(r.get("subject") or "", r["description"]), rules) for r in rest]
         figures[count] = note_figures([r["category"] for r in rest], [c.category for c in readings],
                                       [c.decision for c in readings])
+        # What the corrections taught, whatever the decision: the best guess right on a complaint.
+        guesses = [c.candidates[0][0] if c.candidates else c.category for c in readings]
+        complaints = [g == r["category"] for g, r in zip(guesses, rest) if r["category"] != "other"]
+        figures[count]["best guess right"] = sum(complaints) / len(complaints) if complaints else 0.0
         out(f"after {count:>4} corrections: " + "  ".join(f"{k} {v:.3f}" for k, v in figures[count].items()))
     if len(figures) > 1:
         first, last = min(figures), max(figures)

@@ -40,7 +40,9 @@ def test_corrections_are_learnt_and_measured_on_the_rest(tmp_path):
     assert set(figures) == {0, 6}
     assert any(line.startswith("6 corrections after") for line in lines)
     assert figures[6]["right-specific"] >= figures[0]["right-specific"] + 0.3, lines
-    assert set(figures[0]) == {"coverage", "noise", "specific precision", "right-specific", "general share"}
+    assert set(figures[0]) == {"coverage", "noise", "specific precision", "right-specific", "general share",
+                               "best guess right"}
+    assert figures[6]["best guess right"] > figures[0]["best guess right"]  # the bike faults were learnt
 
 
 def test_what_an_agent_would_correct():
