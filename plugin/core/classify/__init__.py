@@ -3,11 +3,12 @@
 Two layers an admin can reason about: weighted phrases (phrases.py) and a linear
 model trained on the examples we wrote (model.py, examples/). Their scores add up;
 a softmax turns them into probabilities, calibrated on examples the model had not
-seen (calibration.py); a model of another kind (Naive Bayes, model.py) gives a second opinion
-on the category, and where it disagrees the category's probability is lower. Then the decision: no note (`none`, category `other`) for
-non-complaints and other languages; the category's letter (`specific`) when the
-category is clear; the general letter (`general`) for a complaint whose category is
-not: a wrong category's letter is worse than a general one.
+seen (calibration.py); a model of another kind (Naive Bayes, model.py) gives a second
+opinion on the category, and where it disagrees the category's probability is lower.
+Then the decision: no note (`none`, category `other`) for non-complaints and other
+languages; the category's letter (`specific`) when the category is clear; the general
+letter (`general`) for a complaint whose category is not: a wrong category's letter is
+worse than a general one.
 
 Custom categories (added by an admin, see plugin/core/rules.py) have no class in the model,
 so they are scored by their phrases alone: when at least one of a custom category's
