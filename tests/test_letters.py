@@ -156,3 +156,21 @@ def test_a_second_complaint_is_acknowledged_in_every_letter():
         s = compose(ticket, Classification(category, 0.9, secondary=other), "m", audience="customer",
                     options=Options(company_name="Northwind Goods"))
         assert "You also mentioned" in s.letter and s.lint == (), category
+
+
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+def test_a_service_letter_names_no_order_the_ticket_never_had(tone):
+    """An outage or a delayed flight comes with no order number: the service_quality letter names
+    no reference then, rather than asking the agent for an "[order number]"; with one, it quotes it."""
+    outage = Ticket(id="1", subject="Broadband down again", requester=Person(id="7", name="Jo Tester"),
+                    description="My broadband has dropped every evening this week and I work from home.")
+    s = compose(outage, Classification("service_quality", 0.9), "m", audience="customer", tone=tone,
+                options=Options(company_name="Northwind Goods"))
+    assert "order" not in (s.subject + s.letter).lower() and "[order number]" not in s.to_fill
+    assert s.subject == "Our service was not up to the standard you paid for"
+    assert s.lint == (), [f.message for f in s.lint]
+    booked = Ticket(id="2", subject="Delayed again", requester=Person(id="7", name="Jo Tester"),
+                    description="Booking reference QX4471: the flight left five hours late and nobody told us why.")
+    s = compose(booked, Classification("service_quality", 0.9), "m", audience="customer", tone=tone,
+                options=Options(company_name="Northwind Goods"))
+    assert "QX4471" in s.subject and "QX4471" in s.letter
