@@ -118,6 +118,7 @@ class Classification:
     decision: str = ""  # empty: derived from the category (other -> none, else specific)
     candidates: tuple[tuple[str, float], ...] = ()
     complaint: float | None = None
+    disputed: bool = False  # the second opinion picked another category, so the candidates' scores were lowered
 
     def __post_init__(self) -> None:
         if not self.decision:

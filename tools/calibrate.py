@@ -70,10 +70,7 @@ def _fold_scores(args) -> list[tuple[str, float, str, float, int, bool]]:
             if not c.candidates:  # not English: no scores to calibrate
                 continue
             best, p_best = c.candidates[0]
-            words = tokens(text)
-            second = model.second_opinion(model.scores(text, words)[1], model.classes.index("other"))
-            disputed = second is not None and model.classes[second] != best
-            rows.append((label, c.complaint, best, p_best, len(words), disputed))
+            rows.append((label, c.complaint, best, p_best, len(tokens(text)), c.disputed))
     return rows
 
 
@@ -113,9 +110,7 @@ def choose(rows, cal: Calibration) -> tuple[float, dict[str, float], float]:
     for name in sorted({best for _, _, best, _ in scored}):
         mine = [(gold == name, pb) for gold, pc, best, pb in scored if best == name and gold != "other"]
         per_category[name] = 0.95
-        for t in [floor] + GRID:
-            if t < floor:
-                continue
+        for t in [floor, *(t for t in GRID if t > floor)]:
             hits = [right for right, pb in mine if pb >= t]
             if hits and sum(hits) / len(hits) >= SPECIFIC_PRECISION:
                 per_category[name] = t

@@ -164,7 +164,7 @@ class Classifier:
             reason = "reads as a question or request" if reads_as_other else "not sure enough"
             return Classification("other", round(1.0 - complaint, 3), runner_up=names[best], margin=round(margin, 3),
                                   evidence=(reason,) + evidence[:3], decision=NONE, candidates=candidates,
-                                  complaint=round(complaint, 3))
+                                  complaint=round(complaint, 3), disputed=disputed)
         # A second complaint: another category the phrases name outright, that the model also sees.
         named = [i for c in found if (i := self.index.get(c)) is not None and i != best]
         secondary = ""
@@ -174,7 +174,7 @@ class Classifier:
             secondary = self.classes[max(named, key=model_probs.__getitem__)] if named else ""
         return Classification(names[best], p_best, runner_up=runner_up, margin=round(margin, 3),
                               evidence=evidence, secondary=secondary, decision=decision, candidates=candidates,
-                              complaint=round(complaint, 3))
+                              complaint=round(complaint, 3), disputed=disputed)
 
 
 def _named_by_tags(tags: tuple[str, ...], index: dict[str, int]) -> list[str]:

@@ -56,8 +56,9 @@ class Platt:
     a: float = 1.0
     b: float = 0.0
 
-    def __call__(self, raw: float) -> float:
-        z = self.a * _logit(raw) + self.b
+    def __call__(self, raw: float, shift: float = 0.0) -> float:
+        """`shift` is one more fitted term on the logit (Calibration.category_disputed)."""
+        z = self.a * _logit(raw) + self.b + shift
         return 1 / (1 + math.exp(-z)) if z > -700 else 0.0
 
 
@@ -80,10 +81,7 @@ class Calibration:
 
     def category_probability(self, raw: float, disputed: bool = False) -> float:
         """P(the category is right | a complaint), from its raw share of the complaint score."""
-        if not disputed or not self.category_disputed:
-            return self.category(raw)
-        z = self.category.a * _logit(raw) + self.category.b + self.category_disputed
-        return 1 / (1 + math.exp(-z)) if z > -700 else 0.0
+        return self.category(raw, self.category_disputed if disputed else 0.0)
 
     def threshold(self, category: str) -> float:
         return dict(self.specific_thresholds).get(category, self.specific_threshold)
