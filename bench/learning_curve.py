@@ -1,6 +1,7 @@
 """What agents' corrections buy: one account's ticket stream, corrected as an agent would.
 
     .venv/bin/python bench/learning_curve.py [FILE] [--checkpoints 0,100,200,300] [--examples DIR] [--seed N]
+                                             [--ceiling]
 
 FILE (default ../shared/eval/dev2.jsonl) is walked in a fixed order (a seeded shuffle, seed 10
 unless --seed gives another: the rest of the stream is small, so other orders show the spread) as
@@ -14,6 +15,11 @@ reached, every checkpoint's model is measured on the same rest of the stream (th
 that point): coverage, noise, specific precision, right-specific (as bench/classify_eval.py), and
 "best guess right": complaints whose best-guess category is right, whatever the decision (what the
 corrections taught the model, before the thresholds decide which letter is posted).
+
+--ceiling adds one more model: the base examples plus *every* message before the rest with its
+true label, weighted as corrections are (plugin.services.learning) — as if the agents had labelled
+the whole stream, right suggestions included. It bounds what any retraining on this stream can buy:
+if even that model gains little on the rest, fewer and harder corrections cannot gain more.
 
 Only a temporary account model inside this run is trained; nothing shipped changes.
 Target (issue #10): right-specific on the rest at least +0.10 after 300 corrections.
@@ -47,10 +53,13 @@ def needs_correction(gold: str, c) -> bool:
 
 
 def run(rows: list[dict], checkpoints: list[int], examples: list[tuple[str, str]] | None = None,
-        seed: int = 10, out=print) -> dict[int, dict[str, float]]:
+        seed: int = 10, out=print, ceiling: bool = False) -> dict[int | str, dict[str, float]]:
+    """Figures per checkpoint (corrections -> figures on the rest), and under "ceiling" those of
+    the model trained on every message before the rest, when `ceiling` is set."""
     from plugin import create_app
     from plugin.config import load_settings
-    from plugin.core.classify import Classifier, base_model
+    from plugin.core.classify import Classifier, base_model, join
+    from plugin.core.classify.model import train
     from plugin.core.decision import with_rules
     from plugin.core.rules import default_rules
     from plugin.services import learning
@@ -94,21 +103,39 @@ def run(rows: list[dict], checkpoints: list[int], examples: list[tuple[str, str]
         app.extensions["amends"].engine.dispose()
     out(f"measured on the rest of the stream: {len(rest)} messages "
         f"({sum(r['category'] != 'other' for r in rest)} complaints)")
-    figures = {}
+    figures: dict[int | str, dict[str, float]] = {}
     for count, classifier in sorted(models.items()):
-        readings = [with_rules(classifier.classify(r.get("subject") or "", r["description"]), rules) for r in rest]
-        figures[count] = note_figures([r["category"] for r in rest], [c.category for c in readings],
-                                      [c.decision for c in readings])
-        # What the corrections taught, whatever the decision: the best guess right on a complaint.
-        guesses = [c.candidates[0][0] if c.candidates else c.category for c in readings]
-        complaints = [g == r["category"] for g, r in zip(guesses, rest) if r["category"] != "other"]
-        figures[count]["best guess right"] = sum(complaints) / len(complaints) if complaints else 0.0
-        out(f"after {count:>4} corrections: " + "  ".join(f"{k} {v:.3f}" for k, v in figures[count].items()))
+        figures[count] = _measure(classifier, rest, rules)
+        out(f"after {count:>4} corrections: " + _line(figures[count]))
     if len(figures) > 1:
         first, last = min(figures), max(figures)
         gain = figures[last]["right-specific"] - figures[first]["right-specific"]
         out(f"right-specific gain after {last} corrections: {gain:+.3f}   (target >= +0.10 after 300)")
+    if ceiling:
+        labelled = [(join(r.get("subject") or "", r["description"]), r["category"]) for r in stream[:position]]
+        model = train(learning.training_set(labelled, examples))
+        figures["ceiling"] = _measure(Classifier(model, base.phrases, base.calibration, base.other_shift), rest, rules)
+        out(f"ceiling, all {position} messages before the rest labelled: " + _line(figures["ceiling"]))
+        gain = figures["ceiling"]["right-specific"] - figures[0]["right-specific"]
+        out(f"right-specific gain with every one of them labelled: {gain:+.3f}")
     return figures
+
+
+def _measure(classifier, rest: list[dict], rules) -> dict[str, float]:
+    from plugin.core.decision import with_rules
+
+    readings = [with_rules(classifier.classify(r.get("subject") or "", r["description"]), rules) for r in rest]
+    figures = note_figures([r["category"] for r in rest], [c.category for c in readings],
+                           [c.decision for c in readings])
+    # What the corrections taught, whatever the decision: the best guess right on a complaint.
+    guesses = [c.candidates[0][0] if c.candidates else c.category for c in readings]
+    complaints = [g == r["category"] for g, r in zip(guesses, rest) if r["category"] != "other"]
+    figures["best guess right"] = sum(complaints) / len(complaints) if complaints else 0.0
+    return figures
+
+
+def _line(figures: dict[str, float]) -> str:
+    return "  ".join(f"{k} {v:.3f}" for k, v in figures.items())
 
 
 def main() -> None:
@@ -117,12 +144,14 @@ def main() -> None:
     parser.add_argument("--checkpoints", default="0,100,200,300")
     parser.add_argument("--examples", default=None, help="train the base model on this examples folder instead")
     parser.add_argument("--seed", type=int, default=10, help="the stream's order (a seeded shuffle)")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also train on every message before the rest, labelled: the most retraining could buy")
     args = parser.parse_args()
     from plugin.core.classify import load_examples
 
     rows = [json.loads(line) for line in Path(args.file).read_text().splitlines() if line.strip()]
     examples = load_examples(Path(args.examples)) if args.examples else None
-    run(rows, [int(x) for x in args.checkpoints.split(",")], examples, seed=args.seed)
+    run(rows, [int(x) for x in args.checkpoints.split(",")], examples, seed=args.seed, ceiling=args.ceiling)
 
 
 if __name__ == "__main__":

@@ -36,13 +36,16 @@ def test_corrections_are_learnt_and_measured_on_the_rest(tmp_path):
     stream = [{"description": text, "category": "product_defect"} for text in BIKE * 3]
     stream += [{"description": t, "category": c} for c, texts in BASE.items() for t in texts[:2]]
     lines = []
-    figures = run(stream, [0, 6], examples, seed=3, out=lines.append)
-    assert set(figures) == {0, 6}
+    figures = run(stream, [0, 6], examples, seed=3, out=lines.append, ceiling=True)
+    assert set(figures) == {0, 6, "ceiling"}
     assert any(line.startswith("6 corrections after") for line in lines)
     assert figures[6]["right-specific"] >= figures[0]["right-specific"] + 0.3, lines
     assert set(figures[0]) == {"coverage", "noise", "specific precision", "right-specific", "general share",
                                "best guess right"}
     assert figures[6]["best guess right"] > figures[0]["best guess right"]  # the bike faults were learnt
+    # the ceiling: every message before the rest labelled, right suggestions included
+    assert any(line.startswith("ceiling, all ") for line in lines)
+    assert figures["ceiling"]["right-specific"] >= figures[0]["right-specific"] + 0.3, lines
 
 
 def test_what_an_agent_would_correct():

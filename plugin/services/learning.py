@@ -32,8 +32,9 @@ def _path(helpdesk: str, account: str, fp: str):
     return model_cache_dir() / f"account-{helpdesk}-{account}-{fp}.npz"
 
 
-def _training_set(corrections: list[tuple[str, str]],
+def training_set(corrections: list[tuple[str, str]],
                   base: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """The base examples (ours unless `base` is given) plus each correction CORRECTION_WEIGHT times."""
     return (load_examples() if base is None else base) + [pair for pair in corrections
                                                           for _ in range(CORRECTION_WEIGHT)]
 
@@ -45,7 +46,7 @@ def train_account(engine: Engine, helpdesk: str, account: str,
     corrections = db.corrections(engine, helpdesk, account)
     if not corrections:
         return 0
-    examples = _training_set(corrections, base_examples)
+    examples = training_set(corrections, base_examples)
     fp = fingerprint(examples)
     path = _path(helpdesk, account, fp)
     if not path.is_file():
@@ -85,5 +86,5 @@ def account_classifier(engine: Engine, helpdesk: str, account: str, base: Classi
     record = record or db.account_model(engine, helpdesk, account)
     path = _path(helpdesk, account, record["fingerprint"])
     if not path.is_file():  # trained on another machine: rebuild it here once
-        train(_training_set(db.corrections(engine, helpdesk, account))).save(path)
+        train(training_set(db.corrections(engine, helpdesk, account))).save(path)
     return Classifier(LinearModel.load(path), base.phrases, base.calibration, base.other_shift)
