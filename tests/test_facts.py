@@ -4,7 +4,7 @@ the date the customer gave (issue 13)."""
 import pytest
 
 from plugin.core.compose import compose
-from plugin.core.facts import Reference, amounts_in, customer_date_in, extract, references_in
+from plugin.core.facts import Reference, amounts_in, customer_date_in, discount_code_in, extract, references_in
 from plugin.models import Classification, Person, Ticket
 
 
@@ -110,3 +110,25 @@ def test_the_letter_gets_the_ticket_facts_and_may_quote_the_references():
 def test_a_duplicate_charge_is_the_refund_owed_and_no_other_overcharge_is(text, refund):
     found = extract(Ticket(id="1", subject="", description=text, requester=Person()))
     assert found.amount("refund") == refund
+
+
+@pytest.mark.parametrize("text, code", [
+    ("code WELCOME15 says invalid", "WELCOME15"),
+    ("promo code: 'SAVE20' failed at checkout", "SAVE20"),
+    ("The discount code from your newsletter WELCOME15 says invalid", "WELCOME15"),
+    ("the SPRING24 code did not work", "SPRING24"),
+    ("the code BOGO-2 is invalid", "BOGO-2"),
+    ("THIS CODE DOES NOT WORK", ""),  # shouting, not a code
+    ("my code 123456 failed", ""),  # a number, not a promotion code
+    ("error code E404 on the payment page", ""),
+    ("my confirmation code XK12B9 is not accepted", ""),
+    ("the 2FA code never arrives", ""),
+])
+def test_the_promotion_code_is_quoted_as_written_or_not_at_all(text, code):
+    assert discount_code_in(text) == code
+
+
+def test_a_ticket_about_a_promotion_says_so():
+    assert extract(ticket("My coupon was refused at the till")).discount
+    assert extract(ticket("code SAVE20 did nothing")).discount_code == "SAVE20"
+    assert not extract(ticket("You charged me twice for order 55821")).discount

@@ -174,3 +174,52 @@ def test_a_service_letter_names_no_order_the_ticket_never_had(tone):
     s = compose(booked, Classification("service_quality", 0.9), "m", audience="customer", tone=tone,
                 options=Options(company_name="Northwind Goods"))
     assert "QX4471" in s.subject and "QX4471" in s.letter
+
+
+@pytest.mark.parametrize("no_fault", [False, True])
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+def test_a_refused_discount_code_gets_a_letter_about_the_code(tone, no_fault):
+    """A promotion not honoured is a pricing error (taxonomy.md), often before any order or payment:
+    the letter names the code as written and promises no refund of a charge nobody mentioned; with
+    an order and a charge, it refunds what the code should have taken off."""
+    refused = Ticket(id="1", subject="code not accepted", requester=Person(id="7", name="Jo Tester"),
+                     description="The discount code from your newsletter WELCOME15 says invalid at checkout "
+                                 "even though it does not expire until next month.")
+    s = compose(refused, Classification("pricing_error", 0.9), "m", audience="customer", tone=tone,
+                no_fault=no_fault, options=Options(company_name="Northwind Goods"))
+    assert s.subject == "Your code WELCOME15: putting it right"
+    assert "the code WELCOME15" in s.letter
+    assert "order" not in (s.subject + s.letter).lower() and "charged more" not in s.letter
+    assert "refund" not in s.letter and "[how the saving will be honoured]" in s.to_fill
+    assert s.lint == (), [f.message for f in s.lint]
+    paid = Ticket(id="2", subject="Promo not applied", requester=Person(id="7", name="Jo Tester"),
+                  description="I used promo code SPRING24 on order 58812 but was charged the full $80.")
+    s = compose(paid, Classification("pricing_error", 0.9), "m", audience="customer", tone=tone,
+                no_fault=no_fault, options=Options(company_name="Northwind Goods"))
+    assert "SPRING24" in s.subject and "58812" in s.subject
+    assert "refund what the code should have taken off" in s.letter and "[refund amount]" in s.to_fill
+    assert s.lint == (), [f.message for f in s.lint]
+    # a price above the one shown keeps its own letter
+    shown = Ticket(id="3", subject="Wrong price", requester=Person(id="7", name="Jo Tester"),
+                   description="Order 77120 was listed at $40 on your site but I was charged $55.")
+    s = compose(shown, Classification("pricing_error", 0.9), "m", audience="customer", tone=tone,
+                no_fault=no_fault, options=Options(company_name="Northwind Goods"))
+    assert "code" not in s.letter and "77120" in s.subject
+
+
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+def test_a_billing_letter_names_no_order_the_ticket_never_had(tone):
+    """A subscription charged twice has no order number: the billing_error letter then names no
+    reference (it gives the amount when the ticket does); with an invoice, it quotes it."""
+    subscription = Ticket(id="1", subject="Charged twice", requester=Person(id="7", name="Jo Tester"),
+                          description="You charged me $12.99 twice for my March subscription.")
+    s = compose(subscription, Classification("billing_error", 0.9), "m", audience="customer", tone=tone,
+                options=Options(company_name="Northwind Goods"))
+    assert "order" not in (s.subject + s.letter).lower() and "[order number]" not in s.to_fill
+    assert s.subject == "The incorrect charge of $12.99: how I will put it right"
+    assert s.lint == (), [f.message for f in s.lint]
+    invoiced = Ticket(id="2", subject="Wrong bill", requester=Person(id="7", name="Jo Tester"),
+                      description="Invoice INV-22910 has a charge I do not recognise.")
+    s = compose(invoiced, Classification("billing_error", 0.9), "m", audience="customer", tone=tone,
+                options=Options(company_name="Northwind Goods"))
+    assert "invoice INV-22910" in s.subject and "invoice INV-22910" in s.letter

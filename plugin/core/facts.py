@@ -1,5 +1,5 @@
 """Facts a letter may use, taken only from the ticket: references (order, invoice, PO, booking, ...),
-product, amounts with their role, dates. Pure.
+product, amounts with their role, dates, a promotion code. Pure.
 
 Anything not found here stays a visible placeholder in the letter; nothing is guessed. References
 are quoted as the customer wrote them; an amount gets a role (charged, shown, refund, fee) only when
@@ -105,6 +105,8 @@ class Facts:
     money: tuple[Amount, ...] = ()
     customer_date: str = ""  # a date or deadline the customer gave: "the 21st", "Friday", "March 3rd"
     customer_deadline: bool = False  # the customer_date came with "by", "before", "until", ...
+    discount: bool = False  # the ticket is about a discount, promo code, coupon or voucher
+    discount_code: str = ""  # the code as the customer wrote it: "WELCOME15"
 
     def amount(self, role: str) -> str:
         """The first amount the ticket gives in this role, or ""."""
@@ -117,6 +119,21 @@ class Facts:
         return ranked[0].value if ranked else ""
 
 
+# A promotion the customer tried to use: a discount, promo, coupon or voucher code, or the coupon itself.
+DISCOUNT = re.compile(r"\b(?:(?:promo(?:tion(?:al)?)?|discount|voucher|coupon|offer|gift)\s+codes?|coupons?|vouchers?"
+                      r"|promo(?:tion)?s?|discounts?)\b", re.I)
+# The code as written: capitals and digits right after "code" ("code WELCOME15", "code: 'SAVE20'"), a few
+# words after it when it has a digit ("the code from your email WELCOME15"), or just before it ("the
+# SPRING24 code"). Four or more characters with a letter: only digits would be a number.
+_CODE = r"(?=[A-Z0-9-]*[A-Z])[A-Z0-9][A-Z0-9-]{2,22}[A-Z0-9]"
+DISCOUNT_CODE = re.compile(
+    rf"\b(?<!error )(?<!Error )[Cc]odes?\s*(?:is\s+|was\s+)?[:=]?\s*[\"'“‘(]?(?P<after>{_CODE})\b(?![a-z])"
+    rf"|\b(?<!error )(?<!Error )[Cc]odes?\b(?:\s+[a-z]+){{1,4}}\s+[\"'“‘(]?(?P<near>(?=[A-Z0-9-]*\d){_CODE})\b(?![a-z])"
+    rf"|\b(?P<before>{_CODE})[\"'”’)]?\s+(?:(?:promo|discount|voucher|coupon)\s+)?code\b")
+# Codes that are not promotions: "confirmation code", "tracking code", "error code", "2FA code", ...
+OTHER_CODE = re.compile(r"\b(?:confirmation|booking|tracking|verification|security|access|activation|auth\w*|zip"
+                        r"|postal|post|area|error|reference|ref|login|sign-in|one-time|2fa|otp|sms|pin|qr|bar)\s*$",
+                        re.I)
 DUPLICATE_CHARGE = re.compile(r"\b(?:charged|billed|debited|taken)\s+(?:me\s+)?(?:twice|two times|double)\b|"
                               r"\bdouble[- ](?:charged|billed|charge)\b|\bduplicate (?:charge|payment|transaction)", re.I)
 
@@ -140,12 +157,14 @@ def extract(ticket: Ticket, order_field_id: str = "") -> Facts:
         charged = next((a for a in money if a.role == "charged"), None)
         money = money + (Amount(charged.value, "refund"),) if charged else money
     customer_date, deadline = customer_date_in(text)
+    code = discount_code_in(text)
     return Facts(
         order=order_of(references),
         product=safe(product.group(1))[:60] if product else "",
         amounts=tuple(dict.fromkeys(a.value for a in money)),
         dates=tuple(dict.fromkeys(m.group(0) for m in DATE.finditer(text))),
         references=references, money=money, customer_date=customer_date, customer_deadline=deadline,
+        discount=bool(DISCOUNT.search(text) or code), discount_code=code,
     )
 
 
@@ -207,6 +226,20 @@ def role_of(text: str, start: int, end: int) -> str:
     before = text[sentence_start:start]
     hits = [(-m.end(), order, role) for order, (role, cue) in enumerate(ROLE_CUES) for m in cue.finditer(before)]
     return min(hits)[2] if hits else ""
+
+
+def discount_code_in(text: str) -> str:
+    """The promotion code the customer quoted, or "". Codes are written in capitals; a message
+    written all in capitals ("THIS CODE DOES NOT WORK") quotes none that can be told apart."""
+    for match in DISCOUNT_CODE.finditer(text):
+        code = match.group("after") or match.group("near") or match.group("before")
+        if match.group(0).isupper():
+            continue  # shouting: the capitals around "CODE" are words, not a code
+        before = text[max(0, match.start() - 20):match.start()]
+        if match.group("before") is None and OTHER_CODE.search(before):
+            continue
+        return safe(code)
+    return ""
 
 
 def customer_date_in(text: str) -> tuple[str, bool]:
