@@ -132,3 +132,9 @@ def test_a_ticket_about_a_promotion_says_so():
     assert extract(ticket("My coupon was refused at the till")).discount
     assert extract(ticket("code SAVE20 did nothing")).discount_code == "SAVE20"
     assert not extract(ticket("You charged me twice for order 55821")).discount
+
+
+def test_an_app_is_an_app_unless_the_website_is_named_too():
+    assert extract(ticket("Your iOS app crashes when I open the basket")).app
+    assert not extract(ticket("The app and the website both fail at checkout")).app
+    assert not extract(ticket("I applied the code twice")).app

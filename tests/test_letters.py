@@ -223,3 +223,19 @@ def test_a_billing_letter_names_no_order_the_ticket_never_had(tone):
     s = compose(invoiced, Classification("billing_error", 0.9), "m", audience="customer", tone=tone,
                 options=Options(company_name="Northwind Goods"))
     assert "invoice INV-22910" in s.subject and "invoice INV-22910" in s.letter
+
+
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+def test_a_website_letter_says_app_to_a_customer_who_wrote_about_the_app(tone):
+    crash = Ticket(id="1", subject="Crashing", requester=Person(id="7", name="Jo Tester"),
+                   description="The app crashes every time I open the basket since the last update.")
+    s = compose(crash, Classification("website_issue", 0.9), "m", audience="customer", tone=tone,
+                options=Options(company_name="Northwind Goods"))
+    assert s.subject.startswith("The error you ran into in our app")
+    assert "website" not in (s.subject + s.letter) and " site" not in s.letter and "app" in s.letter
+    assert s.lint == (), [f.message for f in s.lint]
+    both = Ticket(id="2", subject="Checkout", requester=Person(id="7", name="Jo Tester"),
+                  description="Checkout fails on your website and in the app.")
+    s = compose(both, Classification("website_issue", 0.9), "m", audience="customer", tone=tone,
+                options=Options(company_name="Northwind Goods"))
+    assert "website" in s.subject

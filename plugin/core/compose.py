@@ -110,7 +110,7 @@ def ticket_facts(found: facts_mod.Facts) -> dict:
         "reference": found.reference,
         **{f"amount_{role}": found.amount(role) for role in facts_mod.AMOUNT_ROLES},
         "customer_date": found.customer_date,
-        "discount": found.discount, "discount_code": found.discount_code,
+        "discount": found.discount, "discount_code": found.discount_code, "app": found.app,
     }
 
 

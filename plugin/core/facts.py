@@ -107,6 +107,7 @@ class Facts:
     customer_deadline: bool = False  # the customer_date came with "by", "before", "until", ...
     discount: bool = False  # the ticket is about a discount, promo code, coupon or voucher
     discount_code: str = ""  # the code as the customer wrote it: "WELCOME15"
+    app: bool = False  # the customer wrote about an app, not a website
 
     def amount(self, role: str) -> str:
         """The first amount the ticket gives in this role, or ""."""
@@ -119,6 +120,9 @@ class Facts:
         return ranked[0].value if ranked else ""
 
 
+# The customer wrote about an app rather than a website ("the app crashes", "your iOS app").
+APP = re.compile(r"\b(?:apps?|application on my phone)\b", re.I)
+WEBSITE = re.compile(r"\b(?:web ?site|site|web page|webpage|browser|online store|portal)\b", re.I)
 # A promotion the customer tried to use: a discount, promo, coupon or voucher code, or the coupon itself.
 DISCOUNT = re.compile(r"\b(?:(?:promo(?:tion(?:al)?)?|discount|voucher|coupon|offer|gift)\s+codes?|coupons?|vouchers?"
                       r"|promo(?:tion)?s?|discounts?)\b", re.I)
@@ -165,6 +169,7 @@ def extract(ticket: Ticket, order_field_id: str = "") -> Facts:
         dates=tuple(dict.fromkeys(m.group(0) for m in DATE.finditer(text))),
         references=references, money=money, customer_date=customer_date, customer_deadline=deadline,
         discount=bool(DISCOUNT.search(text) or code), discount_code=code,
+        app=bool(APP.search(text)) and not WEBSITE.search(text),
     )
 
 
