@@ -190,7 +190,7 @@ def test_a_refused_discount_code_gets_a_letter_about_the_code(tone, no_fault):
     assert s.subject == "Your code WELCOME15: putting it right"
     assert "the code WELCOME15" in s.letter
     assert "order" not in (s.subject + s.letter).lower() and "charged more" not in s.letter
-    assert "refund" not in s.letter and "[how the saving will be honoured]" in s.to_fill
+    assert "refund" not in s.letter and "[how the saving will be honoured]" in s.to_fill and "[why it did not work]" in s.to_fill
     assert s.lint == (), [f.message for f in s.lint]
     paid = Ticket(id="2", subject="Promo not applied", requester=Person(id="7", name="Jo Tester"),
                   description="I used promo code SPRING24 on order 58812 but was charged the full $80.")
@@ -198,6 +198,12 @@ def test_a_refused_discount_code_gets_a_letter_about_the_code(tone, no_fault):
                 no_fault=no_fault, options=Options(company_name="Northwind Goods"))
     assert "SPRING24" in s.subject and "58812" in s.subject
     assert "refund what the code should have taken off" in s.letter and "[refund amount]" in s.to_fill
+    assert s.lint == (), [f.message for f in s.lint]
+    coupon = Ticket(id="4", subject="Refused", requester=Person(id="7", name="Jo Tester"),
+                    description="My coupon was refused at the till even though it was in date.")
+    s = compose(coupon, Classification("pricing_error", 0.9), "m", audience="customer", tone=tone,
+                no_fault=no_fault, options=Options(company_name="Northwind Goods"))
+    assert s.subject == "Your coupon: putting it right" and "the coupon" in s.letter and "code" not in s.letter
     assert s.lint == (), [f.message for f in s.lint]
     # a price above the one shown keeps its own letter
     shown = Ticket(id="3", subject="Wrong price", requester=Person(id="7", name="Jo Tester"),

@@ -105,7 +105,7 @@ class Facts:
     money: tuple[Amount, ...] = ()
     customer_date: str = ""  # a date or deadline the customer gave: "the 21st", "Friday", "March 3rd"
     customer_deadline: bool = False  # the customer_date came with "by", "before", "until", ...
-    discount: bool = False  # the ticket is about a discount, promo code, coupon or voucher
+    discount: str = ""  # what the customer called the promotion they tried to use: "coupon", "promo code", ...
     discount_code: str = ""  # the code as the customer wrote it: "WELCOME15"
     app: bool = False  # the customer wrote about an app, not a website
 
@@ -168,7 +168,7 @@ def extract(ticket: Ticket, order_field_id: str = "") -> Facts:
         amounts=tuple(dict.fromkeys(a.value for a in money)),
         dates=tuple(dict.fromkeys(m.group(0) for m in DATE.finditer(text))),
         references=references, money=money, customer_date=customer_date, customer_deadline=deadline,
-        discount=bool(DISCOUNT.search(text) or code), discount_code=code,
+        discount=discount_in(text) or ("code" if code else ""), discount_code=code,
         app=bool(APP.search(text)) and not WEBSITE.search(text),
     )
 
@@ -231,6 +231,16 @@ def role_of(text: str, start: int, end: int) -> str:
     before = text[sentence_start:start]
     hits = [(-m.end(), order, role) for order, (role, cue) in enumerate(ROLE_CUES) for m in cue.finditer(before)]
     return min(hits)[2] if hits else ""
+
+
+def discount_in(text: str) -> str:
+    """What the customer called the promotion, in the singular ("coupon", "promo code",
+    "voucher"), or "" when the ticket names none."""
+    found = DISCOUNT.search(text)
+    if not found:
+        return ""
+    words = " ".join(found.group(0).lower().split())
+    return words[:-1] if words.endswith("s") and not words.endswith("ss") else words
 
 
 def discount_code_in(text: str) -> str:
