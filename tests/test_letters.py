@@ -158,21 +158,24 @@ def test_a_second_complaint_is_acknowledged_in_every_letter():
         assert "You also mentioned" in s.letter and s.lint == (), category
 
 
+def customer_letter(category, description, tone, no_fault=None, subject="Help"):
+    """One customer's letter for a ticket with these words, as the pipeline composes it."""
+    ticket = Ticket(id="1", subject=subject, description=description, requester=Person(id="7", name="Jo Tester"))
+    return compose(ticket, Classification(category, 0.9), "m", audience="customer", tone=tone, no_fault=no_fault,
+                   options=Options(company_name="Northwind Goods"))
+
+
 @pytest.mark.parametrize("tone", ["warm", "formal"])
 def test_a_service_letter_names_no_order_the_ticket_never_had(tone):
     """An outage or a delayed flight comes with no order number: the service_quality letter names
     no reference then, rather than asking the agent for an "[order number]"; with one, it quotes it."""
-    outage = Ticket(id="1", subject="Broadband down again", requester=Person(id="7", name="Jo Tester"),
-                    description="My broadband has dropped every evening this week and I work from home.")
-    s = compose(outage, Classification("service_quality", 0.9), "m", audience="customer", tone=tone,
-                options=Options(company_name="Northwind Goods"))
+    s = customer_letter("service_quality", "My broadband has dropped every evening this week and I work from home.",
+                        tone, subject="Broadband down again")
     assert "order" not in (s.subject + s.letter).lower() and "[order number]" not in s.to_fill
     assert s.subject == "Our service was not up to the standard you paid for"
     assert s.lint == (), [f.message for f in s.lint]
-    booked = Ticket(id="2", subject="Delayed again", requester=Person(id="7", name="Jo Tester"),
-                    description="Booking reference QX4471: the flight left five hours late and nobody told us why.")
-    s = compose(booked, Classification("service_quality", 0.9), "m", audience="customer", tone=tone,
-                options=Options(company_name="Northwind Goods"))
+    text = "Booking reference QX4471: the flight left five hours late and nobody told us why."
+    s = customer_letter("service_quality", text, tone, subject="Delayed again")
     assert "QX4471" in s.subject and "QX4471" in s.letter
 
 
@@ -182,34 +185,27 @@ def test_a_refused_discount_code_gets_a_letter_about_the_code(tone, no_fault):
     """A promotion not honoured is a pricing error (taxonomy.md), often before any order or payment:
     the letter names the code as written and promises no refund of a charge nobody mentioned; with
     an order and a charge, it refunds what the code should have taken off."""
-    refused = Ticket(id="1", subject="code not accepted", requester=Person(id="7", name="Jo Tester"),
-                     description="The discount code from your newsletter WELCOME15 says invalid at checkout "
-                                 "even though it does not expire until next month.")
-    s = compose(refused, Classification("pricing_error", 0.9), "m", audience="customer", tone=tone,
-                no_fault=no_fault, options=Options(company_name="Northwind Goods"))
+    text = ("The discount code from your newsletter WELCOME15 says invalid at checkout "
+            "even though it does not expire until next month.")
+    s = customer_letter("pricing_error", text, tone, no_fault, subject="code not accepted")
     assert s.subject == "Your code WELCOME15: putting it right"
     assert "the code WELCOME15" in s.letter
     assert "order" not in (s.subject + s.letter).lower() and "charged more" not in s.letter
-    assert "refund" not in s.letter and "[how the saving will be honoured]" in s.to_fill and "[why it did not work]" in s.to_fill
+    assert "refund" not in s.letter
+    assert "[how the saving will be honoured]" in s.to_fill and "[why it did not work]" in s.to_fill
     assert s.lint == (), [f.message for f in s.lint]
-    paid = Ticket(id="2", subject="Promo not applied", requester=Person(id="7", name="Jo Tester"),
-                  description="I used promo code SPRING24 on order 58812 but was charged the full $80.")
-    s = compose(paid, Classification("pricing_error", 0.9), "m", audience="customer", tone=tone,
-                no_fault=no_fault, options=Options(company_name="Northwind Goods"))
+    s = customer_letter("pricing_error", "I used promo code SPRING24 on order 58812 but was charged the full $80.",
+                        tone, no_fault, subject="Promo not applied")
     assert "SPRING24" in s.subject and "58812" in s.subject
     assert "refund what the code should have taken off" in s.letter and "[refund amount]" in s.to_fill
     assert s.lint == (), [f.message for f in s.lint]
-    coupon = Ticket(id="4", subject="Refused", requester=Person(id="7", name="Jo Tester"),
-                    description="My coupon was refused at the till even though it was in date.")
-    s = compose(coupon, Classification("pricing_error", 0.9), "m", audience="customer", tone=tone,
-                no_fault=no_fault, options=Options(company_name="Northwind Goods"))
+    s = customer_letter("pricing_error", "My coupon was refused at the till even though it was in date.",
+                        tone, no_fault, subject="Refused")
     assert s.subject == "Your coupon: putting it right" and "the coupon" in s.letter and "code" not in s.letter
     assert s.lint == (), [f.message for f in s.lint]
     # a price above the one shown keeps its own letter
-    shown = Ticket(id="3", subject="Wrong price", requester=Person(id="7", name="Jo Tester"),
-                   description="Order 77120 was listed at $40 on your site but I was charged $55.")
-    s = compose(shown, Classification("pricing_error", 0.9), "m", audience="customer", tone=tone,
-                no_fault=no_fault, options=Options(company_name="Northwind Goods"))
+    s = customer_letter("pricing_error", "Order 77120 was listed at $40 on your site but I was charged $55.",
+                        tone, no_fault, subject="Wrong price")
     assert "code" not in s.letter and "77120" in s.subject
 
 
@@ -217,31 +213,22 @@ def test_a_refused_discount_code_gets_a_letter_about_the_code(tone, no_fault):
 def test_a_billing_letter_names_no_order_the_ticket_never_had(tone):
     """A subscription charged twice has no order number: the billing_error letter then names no
     reference (it gives the amount when the ticket does); with an invoice, it quotes it."""
-    subscription = Ticket(id="1", subject="Charged twice", requester=Person(id="7", name="Jo Tester"),
-                          description="You charged me $12.99 twice for my March subscription.")
-    s = compose(subscription, Classification("billing_error", 0.9), "m", audience="customer", tone=tone,
-                options=Options(company_name="Northwind Goods"))
+    s = customer_letter("billing_error", "You charged me $12.99 twice for my March subscription.",
+                        tone, subject="Charged twice")
     assert "order" not in (s.subject + s.letter).lower() and "[order number]" not in s.to_fill
     assert s.subject == "The incorrect charge of $12.99: how I will put it right"
     assert s.lint == (), [f.message for f in s.lint]
-    invoiced = Ticket(id="2", subject="Wrong bill", requester=Person(id="7", name="Jo Tester"),
-                      description="Invoice INV-22910 has a charge I do not recognise.")
-    s = compose(invoiced, Classification("billing_error", 0.9), "m", audience="customer", tone=tone,
-                options=Options(company_name="Northwind Goods"))
+    s = customer_letter("billing_error", "Invoice INV-22910 has a charge I do not recognise.",
+                        tone, subject="Wrong bill")
     assert "invoice INV-22910" in s.subject and "invoice INV-22910" in s.letter
 
 
 @pytest.mark.parametrize("tone", ["warm", "formal"])
 def test_a_website_letter_says_app_to_a_customer_who_wrote_about_the_app(tone):
-    crash = Ticket(id="1", subject="Crashing", requester=Person(id="7", name="Jo Tester"),
-                   description="The app crashes every time I open the basket since the last update.")
-    s = compose(crash, Classification("website_issue", 0.9), "m", audience="customer", tone=tone,
-                options=Options(company_name="Northwind Goods"))
+    s = customer_letter("website_issue", "The app crashes every time I open the basket since the last update.",
+                        tone, subject="Crashing")
     assert s.subject.startswith("The error you ran into in our app")
     assert "website" not in (s.subject + s.letter) and " site" not in s.letter and "app" in s.letter
     assert s.lint == (), [f.message for f in s.lint]
-    both = Ticket(id="2", subject="Checkout", requester=Person(id="7", name="Jo Tester"),
-                  description="Checkout fails on your website and in the app.")
-    s = compose(both, Classification("website_issue", 0.9), "m", audience="customer", tone=tone,
-                options=Options(company_name="Northwind Goods"))
+    s = customer_letter("website_issue", "Checkout fails on your website and in the app.", tone, subject="Checkout")
     assert "website" in s.subject
