@@ -140,3 +140,15 @@ def test_an_app_is_an_app_unless_the_website_is_named_too():
     assert extract(ticket("Your iOS app crashes when I open the basket")).app
     assert not extract(ticket("The app and the website both fail at checkout")).app
     assert not extract(ticket("I applied the code twice")).app
+
+
+@pytest.mark.parametrize("text, food", [
+    ("Ordered pizza at 7, the delivery partner turned up at 9", True),
+    ("My biryani arrived spilled all over the bag", True),
+    ("The restaurant sent the wrong dish and the fries were missing", True),
+    ("My parcel is a week late and the courier will not answer", False),
+    ("I needed the mixer for my daughter's birthday cake", False),  # a parcel, whatever it is for
+    ("The set of dishes arrived with two plates broken", False),
+])
+def test_a_meal_is_told_apart_from_a_parcel(text, food):
+    assert extract(ticket(text)).food is food

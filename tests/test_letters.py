@@ -232,3 +232,36 @@ def test_a_website_letter_says_app_to_a_customer_who_wrote_about_the_app(tone):
     assert s.lint == (), [f.message for f in s.lint]
     s = customer_letter("website_issue", "Checkout fails on your website and in the app.", tone, subject="Checkout")
     assert "website" in s.subject
+
+
+@pytest.mark.parametrize("no_fault", [False, True])
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+@pytest.mark.parametrize("category, text", [
+    ("delivery_delay", "Ordered a pizza at 7pm, promised in 30 minutes, the delivery partner came at 9pm."),
+    ("damaged_item", "My biryani arrived spilled all over the bag, the box was crushed."),
+    ("wrong_item", "I ordered a salad and the restaurant sent a burrito, and the fries were missing."),
+])
+def test_a_meal_gets_no_parcel_carrier_or_warehouse(category, text, tone, no_fault):
+    """A food order (facts.food) is not chased with a carrier, re-sent from a warehouse or returned
+    with a label: the letter speaks of the meal and leaves what to do about the order to the agent."""
+    s = customer_letter(category, text, tone, no_fault)
+    words = (s.subject + s.letter).lower()
+    for parcel_word in ("parcel", "carrier", "warehouse", "returns label", "replacement", "tracking"):
+        assert parcel_word not in words, parcel_word
+    assert any(p.startswith("[what you will do about the") for p in s.to_fill), s.to_fill
+    assert s.lint == (), [f.message for f in s.lint]
+    assert 60 <= len(s.letter.split()) <= 250
+    # the compensation to consider is money back, not express shipping or an exchange
+    assert "refund" in s.note.split("Compensation to consider: ")[1].split("\n")[0]
+
+
+def test_a_meal_compensation_follows_the_rule_when_the_admin_named_a_kind():
+    from plugin.core.compensation import suggest
+    from plugin.core.rules import Compensation
+
+    assert suggest("delivery_delay", Compensation(), food=True).kind == "delivery_fee_refund"
+    assert suggest("delivery_delay", Compensation()).kind == "expedited_shipping"
+    assert suggest("wrong_item", Compensation(), repeat=True, food=True).kind == "refund_items_and_credit"
+    assert suggest("delivery_delay", Compensation(kind="credit", amount=5, currency="EUR"), food=True).text == \
+        "a goodwill credit of EUR 5"
+    assert suggest("billing_error", Compensation(), food=True).kind == "refund_overcharge"  # no food ladder

@@ -3,7 +3,8 @@
 The kinds follow service-recovery research: money back for billing and pricing
 errors, a replacement or exchange for wrong, damaged or faulty goods, faster
 shipping for delays, redoing the work for service failures, priority handling
-for slow support. Amounts and caps come only from the admin's rules; without
+for slow support; for a meal delivered late, damaged or wrong, money back for the
+affected part of the order. Amounts and caps come only from the admin's rules; without
 them the suggestion carries an [amount] placeholder, never a guess.
 """
 
@@ -34,6 +35,13 @@ LADDER: dict[str, tuple[str, str]] = {
     "security_incident": ("security_support", "service_credit"),
 }
 
+# A meal (facts.food) is not re-shipped or exchanged: money back for the affected part of the order.
+FOOD_LADDER: dict[str, tuple[str, str]] = {
+    "delivery_delay": ("delivery_fee_refund", "credit"),
+    "damaged_item": ("refund_items", "refund_items_and_credit"),
+    "wrong_item": ("refund_items", "refund_items_and_credit"),
+}
+
 # How each kind reads; {money} is the amount or the [amount] placeholder.
 WORDING: dict[str, tuple[str, bool]] = {
     "expedited_shipping": ("express shipping on the replacement or remaining items, at no charge", False),
@@ -45,6 +53,9 @@ WORDING: dict[str, tuple[str, bool]] = {
     "replacement": ("a replacement sent at no charge, with return postage paid", False),
     "replacement_and_credit": ("a replacement at no charge plus a store credit of {money}", True),
     "refund": ("a full refund of {money}", True),
+    "delivery_fee_refund": ("a refund of the delivery fee ({money})", True),
+    "refund_items": ("a refund for the affected items ({money})", True),
+    "refund_items_and_credit": ("a refund for the affected items plus a goodwill credit of {money}", True),
     "credit": ("a goodwill credit of {money}", True),
     "refund_difference": ("a refund of the price difference ({money})", True),
     "refund_difference_and_credit": ("a refund of the difference plus a goodwill credit of {money}", True),
@@ -70,11 +81,14 @@ class Offer:
     in_letter: bool
 
 
-def suggest(category: str, settings: Compensation, repeat: bool = False) -> Offer | None:
+def suggest(category: str, settings: Compensation, repeat: bool = False, food: bool = False) -> Offer | None:
+    """The offer for this category under the rule's settings; `food` (a meal, facts.food) takes the
+    food ladder where the category has one, unless the rule names its own kind."""
     if category not in LADDER and not settings.kind:
         return None  # a custom category offers compensation only when its rule names a kind
     level = 2 if repeat else 1
-    kind = settings.kind or LADDER[category][level - 1]
+    ladder = FOOD_LADDER if food and category in FOOD_LADDER else LADDER
+    kind = settings.kind or ladder[category][level - 1]
     if repeat and settings.kind:
         # The admin picked one kind: stepping up means the repeat amount, if set.
         kind = settings.kind

@@ -111,6 +111,7 @@ def ticket_facts(found: facts_mod.Facts) -> dict:
         **{f"amount_{role}": found.amount(role) for role in facts_mod.AMOUNT_ROLES},
         "customer_date": found.customer_date,
         "discount": found.discount, "discount_code": found.discount_code, "app": found.app,
+        "food": found.food,
     }
 
 
@@ -129,9 +130,9 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
     tone = tone or rule.tone
     no_fault = rule.no_fault if no_fault is None else no_fault
     repeat = previous is not None
-    offer = None if general else comp.suggest(category, rule.compensation, repeat=repeat)
-    incident = None if general else rules.incident(category, now)
     found = facts_mod.extract(ticket, options.order_field_id)
+    offer = None if general else comp.suggest(category, rule.compensation, repeat=repeat, food=found.food)
+    incident = None if general else rules.incident(category, now)
     asks = asks_mod.extract(ticket.subject, ticket.description)
     answered = asks_mod.for_letter(asks, rules.commitment)
 

@@ -108,6 +108,7 @@ class Facts:
     discount: str = ""  # what the customer called the promotion they tried to use: "coupon", "promo code", ...
     discount_code: str = ""  # the code as the customer wrote it: "WELCOME15"
     app: bool = False  # the customer wrote about an app, not a website
+    food: bool = False  # the order is a meal (a takeaway, a food-delivery app)
 
     def amount(self, role: str) -> str:
         """The first amount the ticket gives in this role, or ""."""
@@ -120,6 +121,11 @@ class Facts:
         return ranked[0].value if ranked else ""
 
 
+# A meal delivered (a takeaway, a food-delivery app): no parcel, carrier or warehouse in its letters.
+FOOD = re.compile(
+    r"\b(?:food|meals?|pizzas?|burgers?|biryani|biriyani|curry|sushi|noodles|fries|burritos?|sandwich(?:es)?"
+    r"|takeaway|take-away|restaurants?|delivery (?:partner|boy|executive)|riders?|spill(?:ed|age|t)?"
+    r"|zomato|swiggy|deliveroo|doordash|grubhub|uber ?eats|just ?eat|postmates)\b", re.I)
 # The customer wrote about an app rather than a website ("the app crashes", "your iOS app").
 APP = re.compile(r"\b(?:apps?|application on my phone)\b", re.I)
 WEBSITE = re.compile(r"\b(?:web ?site|site|web page|webpage|browser|online store|portal)\b", re.I)
@@ -169,7 +175,7 @@ def extract(ticket: Ticket, order_field_id: str = "") -> Facts:
         dates=tuple(dict.fromkeys(m.group(0) for m in DATE.finditer(text))),
         references=references, money=money, customer_date=customer_date, customer_deadline=deadline,
         discount=discount_in(text) or ("code" if code else ""), discount_code=code,
-        app=bool(APP.search(text)) and not WEBSITE.search(text),
+        app=bool(APP.search(text)) and not WEBSITE.search(text), food=bool(FOOD.search(text)),
     )
 
 
