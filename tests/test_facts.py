@@ -152,3 +152,14 @@ def test_an_app_is_an_app_unless_the_website_is_named_too():
 ])
 def test_a_meal_is_told_apart_from_a_parcel(text, food):
     assert extract(ticket(text)).food is food
+
+
+@pytest.mark.parametrize("text, software", [
+    ("Just updated to iOS 11.2 and my keyboard is glitchy", True),
+    ("The game freezes every time I load a save", True),
+    ("Since the update the printer will not connect", True),
+    ("My kettle stopped heating after two days", False),
+    ("Any update on my broken blender? It still leaks", False),  # asking for news, not a software update
+])
+def test_a_software_fault_is_told_apart_from_a_broken_thing(text, software):
+    assert extract(ticket(text)).software is software

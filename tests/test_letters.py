@@ -238,6 +238,7 @@ def test_a_website_letter_says_app_to_a_customer_who_wrote_about_the_app(tone):
 @pytest.mark.parametrize("tone", ["warm", "formal"])
 @pytest.mark.parametrize("category, text", [
     ("delivery_delay", "Ordered a pizza at 7pm, promised in 30 minutes, the delivery partner came at 9pm."),
+    ("product_defect", "There was a hair in my burrito and the rice was stale."),
     ("damaged_item", "My biryani arrived spilled all over the bag, the box was crushed."),
     ("wrong_item", "I ordered a salad and the restaurant sent a burrito, and the fries were missing."),
 ])
@@ -255,13 +256,30 @@ def test_a_meal_gets_no_parcel_carrier_or_warehouse(category, text, tone, no_fau
     assert "refund" in s.note.split("Compensation to consider: ")[1].split("\n")[0]
 
 
-def test_a_meal_compensation_follows_the_rule_when_the_admin_named_a_kind():
+def test_compensation_for_a_meal_or_software_unless_the_admin_named_a_kind():
     from plugin.core.compensation import suggest
     from plugin.core.rules import Compensation
 
-    assert suggest("delivery_delay", Compensation(), food=True).kind == "delivery_fee_refund"
+    assert suggest("delivery_delay", Compensation(), kind_of_order="food").kind == "delivery_fee_refund"
     assert suggest("delivery_delay", Compensation()).kind == "expedited_shipping"
-    assert suggest("wrong_item", Compensation(), repeat=True, food=True).kind == "refund_items_and_credit"
-    assert suggest("delivery_delay", Compensation(kind="credit", amount=5, currency="EUR"), food=True).text == \
-        "a goodwill credit of EUR 5"
-    assert suggest("billing_error", Compensation(), food=True).kind == "refund_overcharge"  # no food ladder
+    assert suggest("wrong_item", Compensation(), repeat=True, kind_of_order="food").kind == "refund_items_and_credit"
+    assert suggest("product_defect", Compensation(), kind_of_order="software").kind == "priority_handling"
+    assert suggest("delivery_delay", Compensation(kind="credit", amount=5, currency="EUR"),
+                   kind_of_order="food").text == "a goodwill credit of EUR 5"
+    assert suggest("billing_error", Compensation(), kind_of_order="food").kind == "refund_overcharge"  # no food ladder
+
+
+@pytest.mark.parametrize("no_fault", [False, True])
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+def test_a_software_fault_gets_no_replacement_or_returns_label(tone, no_fault):
+    """A fault in software (facts.software: an update, a game, firmware) has no unit to send back:
+    the letter passes the report on and leaves the fix and any workaround to the agent."""
+    s = customer_letter("product_defect", "Since the latest update my phone keyboard is glitchy and drops letters.",
+                        tone, no_fault)
+    words = (s.subject + s.letter).lower()
+    assert "returns label" not in words and "replacement" not in words and "order" not in words
+    assert "[what they will do about the fault]" in s.to_fill and "[product]" in s.to_fill
+    assert "priority handling" in s.note
+    assert s.lint == (), [f.message for f in s.lint]
+    s = customer_letter("product_defect", "I bought a kettle and it stopped heating after two days.", tone, no_fault)
+    assert "returns label" in s.letter  # goods keep the replacement or refund

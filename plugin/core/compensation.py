@@ -3,7 +3,7 @@
 The kinds follow service-recovery research: money back for billing and pricing
 errors, a replacement or exchange for wrong, damaged or faulty goods, faster
 shipping for delays, redoing the work for service failures, priority handling
-for slow support; for a meal delivered late, damaged or wrong, money back for the
+for slow support and for a fault in software; for a meal delivered late, damaged, wrong or not fit to eat, money back for the
 affected part of the order. Amounts and caps come only from the admin's rules; without
 them the suggestion carries an [amount] placeholder, never a guess.
 """
@@ -40,7 +40,11 @@ FOOD_LADDER: dict[str, tuple[str, str]] = {
     "delivery_delay": ("delivery_fee_refund", "credit"),
     "damaged_item": ("refund_items", "refund_items_and_credit"),
     "wrong_item": ("refund_items", "refund_items_and_credit"),
+    "product_defect": ("refund_items", "refund_items_and_credit"),
 }
+# A fault in software (facts.software) has no unit to replace: someone who sees it through.
+SOFTWARE_LADDER: dict[str, tuple[str, str]] = {"product_defect": ("priority_handling", "credit")}
+LADDERS = {"food": FOOD_LADDER, "software": SOFTWARE_LADDER}
 
 # How each kind reads; {money} is the amount or the [amount] placeholder.
 WORDING: dict[str, tuple[str, bool]] = {
@@ -81,13 +85,15 @@ class Offer:
     in_letter: bool
 
 
-def suggest(category: str, settings: Compensation, repeat: bool = False, food: bool = False) -> Offer | None:
-    """The offer for this category under the rule's settings; `food` (a meal, facts.food) takes the
-    food ladder where the category has one, unless the rule names its own kind."""
+def suggest(category: str, settings: Compensation, repeat: bool = False, kind_of_order: str = "") -> Offer | None:
+    """The offer for this category under the rule's settings. `kind_of_order` ("food" or "software",
+    see `kind_of_order` in compose.py) takes that ladder where the category has one, unless the rule
+    names its own kind."""
     if category not in LADDER and not settings.kind:
         return None  # a custom category offers compensation only when its rule names a kind
     level = 2 if repeat else 1
-    ladder = FOOD_LADDER if food and category in FOOD_LADDER else LADDER
+    special = LADDERS.get(kind_of_order, {})
+    ladder = special if category in special else LADDER
     kind = settings.kind or ladder[category][level - 1]
     if repeat and settings.kind:
         # The admin picked one kind: stepping up means the repeat amount, if set.

@@ -102,6 +102,12 @@ def audience_for(ticket: Ticket, configured: str) -> str:
     return "client" if ticket.organization else "customer"
 
 
+def kind_of_order(found: facts_mod.Facts) -> str:
+    """"food" (a meal), "software" (a game, an update, firmware) or "" (goods): the letters and the
+    compensation ladder differ for the first two. A meal wins: a food app's review names the app."""
+    return "food" if found.food else "software" if found.software else ""
+
+
 def ticket_facts(found: facts_mod.Facts) -> dict:
     """What the ticket says, for letters: references quoted as written, amounts by their role, the
     customer's date; "" / [] when it does not say. Values are already safe (no [brackets])."""
@@ -111,7 +117,7 @@ def ticket_facts(found: facts_mod.Facts) -> dict:
         **{f"amount_{role}": found.amount(role) for role in facts_mod.AMOUNT_ROLES},
         "customer_date": found.customer_date,
         "discount": found.discount, "discount_code": found.discount_code, "app": found.app,
-        "food": found.food,
+        "food": found.food, "software": found.software,
     }
 
 
@@ -131,7 +137,8 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
     no_fault = rule.no_fault if no_fault is None else no_fault
     repeat = previous is not None
     found = facts_mod.extract(ticket, options.order_field_id)
-    offer = None if general else comp.suggest(category, rule.compensation, repeat=repeat, food=found.food)
+    offer = None if general else comp.suggest(category, rule.compensation, repeat=repeat,
+                                                 kind_of_order=kind_of_order(found))
     incident = None if general else rules.incident(category, now)
     asks = asks_mod.extract(ticket.subject, ticket.description)
     answered = asks_mod.for_letter(asks, rules.commitment)

@@ -109,6 +109,7 @@ class Facts:
     discount_code: str = ""  # the code as the customer wrote it: "WELCOME15"
     app: bool = False  # the customer wrote about an app, not a website
     food: bool = False  # the order is a meal (a takeaway, a food-delivery app)
+    software: bool = False  # the fault is in software: a game, an update, firmware
 
     def amount(self, role: str) -> str:
         """The first amount the ticket gives in this role, or ""."""
@@ -126,6 +127,12 @@ FOOD = re.compile(
     r"\b(?:food|meals?|pizzas?|burgers?|biryani|biriyani|curry|sushi|noodles|fries|burritos?|sandwich(?:es)?"
     r"|takeaway|take-away|restaurants?|delivery (?:partner|boy|executive)|riders?|spill(?:ed|age|t)?"
     r"|zomato|swiggy|deliveroo|doordash|grubhub|uber ?eats|just ?eat|postmates)\b", re.I)
+# A fault in software (a game, an update, firmware): no unit to send back or replace.
+SOFTWARE = re.compile(
+    r"\b(?:software|firmware|glitch\w*|bugs?|buggy|patch(?:ed)?|games?|in-game|ios|android|windows|apps?"
+    r"|(?:new|latest|last|recent|next|software|system|firmware|os|this|that) update|updating"
+    r"|updated (?:my|to|the|it)|upgraded (?:my|to|the|it)|(?:after|since) (?:the|an?|my) (?:update|upgrade)"
+    r"|made me update)\b", re.I)
 # The customer wrote about an app rather than a website ("the app crashes", "your iOS app").
 APP = re.compile(r"\b(?:apps?|application on my phone)\b", re.I)
 WEBSITE = re.compile(r"\b(?:web ?site|site|web page|webpage|browser|online store|portal)\b", re.I)
@@ -176,6 +183,7 @@ def extract(ticket: Ticket, order_field_id: str = "") -> Facts:
         references=references, money=money, customer_date=customer_date, customer_deadline=deadline,
         discount=discount_in(text) or ("code" if code else ""), discount_code=code,
         app=bool(APP.search(text)) and not WEBSITE.search(text), food=bool(FOOD.search(text)),
+        software=bool(SOFTWARE.search(text)),
     )
 
 
