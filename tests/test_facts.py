@@ -163,3 +163,9 @@ def test_a_meal_is_told_apart_from_a_parcel(text, food):
 ])
 def test_a_software_fault_is_told_apart_from_a_broken_thing(text, software):
     assert extract(ticket(text)).software is software
+
+
+def test_air_travel_is_told_apart():
+    assert extract(ticket("Cancelled Flightled: my 6am to Denver never left")).travel
+    assert extract(ticket("the airline lost my bag at the airport")).travel
+    assert not extract(ticket("my order was cancelled the day before delivery")).travel

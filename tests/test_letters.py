@@ -283,3 +283,18 @@ def test_a_software_fault_gets_no_replacement_or_returns_label(tone, no_fault):
     assert s.lint == (), [f.message for f in s.lint]
     s = customer_letter("product_defect", "I bought a kettle and it stopped heating after two days.", tone, no_fault)
     assert "returns label" in s.letter  # goods keep the replacement or refund
+
+
+@pytest.mark.parametrize("no_fault", [False, True])
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+def test_a_cancelled_flight_is_not_an_order_to_restock(tone, no_fault):
+    """A flight the airline cancelled (facts.travel) gets another flight or the fare back, and names
+    the booking only when the ticket gives one; no order number, restocked item or hold date."""
+    s = customer_letter("order_cancelled", "My flight from MAN to LHR on Nov 3 was cancelled and I had to rebook.",
+                        tone, no_fault)
+    assert s.subject == "Your cancelled flight: why it happened and what comes next"
+    assert "order" not in (s.subject + s.letter).lower() and "[hold date]" not in s.to_fill
+    assert "[alternative flight]" in s.to_fill and "goodwill credit" in s.note
+    assert s.lint == (), [f.message for f in s.lint]
+    s = customer_letter("order_cancelled", "Booking reference QX4471: the airline cancelled my flight.", tone, no_fault)
+    assert "flight (booking QX4471)" in s.subject and "flight (booking QX4471)" in s.letter

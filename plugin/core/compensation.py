@@ -44,7 +44,9 @@ FOOD_LADDER: dict[str, tuple[str, str]] = {
 }
 # A fault in software (facts.software) has no unit to replace: someone who sees it through.
 SOFTWARE_LADDER: dict[str, tuple[str, str]] = {"product_defect": ("priority_handling", "credit")}
-LADDERS = {"food": FOOD_LADDER, "software": SOFTWARE_LADDER}
+# A cancelled flight is not made up with a discount on a next order.
+TRAVEL_LADDER: dict[str, tuple[str, str]] = {"order_cancelled": ("credit", "credit")}
+LADDERS = {"food": FOOD_LADDER, "software": SOFTWARE_LADDER, "travel": TRAVEL_LADDER}
 
 # How each kind reads; {money} is the amount or the [amount] placeholder.
 WORDING: dict[str, tuple[str, bool]] = {
@@ -86,7 +88,7 @@ class Offer:
 
 
 def suggest(category: str, settings: Compensation, repeat: bool = False, kind_of_order: str = "") -> Offer | None:
-    """The offer for this category under the rule's settings. `kind_of_order` ("food" or "software",
+    """The offer for this category under the rule's settings. `kind_of_order` ("food", "travel" or "software",
     see `kind_of_order` in compose.py) takes that ladder where the category has one, unless the rule
     names its own kind."""
     if category not in LADDER and not settings.kind:

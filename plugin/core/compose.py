@@ -103,9 +103,10 @@ def audience_for(ticket: Ticket, configured: str) -> str:
 
 
 def kind_of_order(found: facts_mod.Facts) -> str:
-    """"food" (a meal), "software" (a game, an update, firmware) or "" (goods): the letters and the
-    compensation ladder differ for the first two. A meal wins: a food app's review names the app."""
-    return "food" if found.food else "software" if found.software else ""
+    """"food" (a meal), "travel" (a flight), "software" (a game, an update, firmware) or "" (goods):
+    the letters and the compensation ladder differ for the first three. A meal wins: a food app's
+    review names the app."""
+    return "food" if found.food else "travel" if found.travel else "software" if found.software else ""
 
 
 def ticket_facts(found: facts_mod.Facts) -> dict:
@@ -117,7 +118,7 @@ def ticket_facts(found: facts_mod.Facts) -> dict:
         **{f"amount_{role}": found.amount(role) for role in facts_mod.AMOUNT_ROLES},
         "customer_date": found.customer_date,
         "discount": found.discount, "discount_code": found.discount_code, "app": found.app,
-        "food": found.food, "software": found.software,
+        "food": found.food, "software": found.software, "travel": found.travel,
     }
 
 

@@ -110,6 +110,7 @@ class Facts:
     app: bool = False  # the customer wrote about an app, not a website
     food: bool = False  # the order is a meal (a takeaway, a food-delivery app)
     software: bool = False  # the fault is in software: a game, an update, firmware
+    travel: bool = False  # air travel: a flight, an airline
 
     def amount(self, role: str) -> str:
         """The first amount the ticket gives in this role, or ""."""
@@ -127,6 +128,9 @@ FOOD = re.compile(
     r"\b(?:food|meals?|pizzas?|burgers?|biryani|biriyani|curry|sushi|noodles|fries|burritos?|sandwich(?:es)?"
     r"|takeaway|take-away|restaurants?|delivery (?:partner|boy|executive)|riders?|spill(?:ed|age|t)?"
     r"|zomato|swiggy|deliveroo|doordash|grubhub|uber ?eats|just ?eat|postmates)\b", re.I)
+# Air travel: a cancelled flight is not an order to restock or hold.
+TRAVEL = re.compile(r"\b(?:flights?|flightled|airlines?|airport|boarding pass|plane|aircraft|layover|cabin crew)\b",
+                    re.I)
 # A fault in software (a game, an update, firmware): no unit to send back or replace.
 SOFTWARE = re.compile(
     r"\b(?:software|firmware|glitch\w*|bugs?|buggy|patch(?:ed)?|games?|in-game|ios|android|windows|apps?"
@@ -183,7 +187,7 @@ def extract(ticket: Ticket, order_field_id: str = "") -> Facts:
         references=references, money=money, customer_date=customer_date, customer_deadline=deadline,
         discount=discount_in(text) or ("code" if code else ""), discount_code=code,
         app=bool(APP.search(text)) and not WEBSITE.search(text), food=bool(FOOD.search(text)),
-        software=bool(SOFTWARE.search(text)),
+        software=bool(SOFTWARE.search(text)), travel=bool(TRAVEL.search(text)),
     )
 
 
