@@ -298,3 +298,20 @@ def test_a_cancelled_flight_is_not_an_order_to_restock(tone, no_fault):
     assert s.lint == (), [f.message for f in s.lint]
     s = customer_letter("order_cancelled", "Booking reference QX4471: the airline cancelled my flight.", tone, no_fault)
     assert "flight (booking QX4471)" in s.subject and "flight (booking QX4471)" in s.letter
+
+
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+@pytest.mark.parametrize("category, text", [
+    ("miscommunication", "The loan officer told me the rate was fixed for 15 years, and now it has gone up."),
+    ("missed_deadline", "The mortgage closing date passed and the lender still has not signed off."),
+    ("refund_delay", "The bank said the disputed fee would be returned within 10 days. It has been a month."),
+])
+def test_a_letter_asks_for_no_order_number_where_there_was_no_order(category, text, tone):
+    """A loan, a mortgage or a bank fee has no order: with no reference and no word of an order, the
+    letter names none (`about` in _base.txt.j2); a ticket that speaks of an order still gets its
+    "[order number]" placeholder."""
+    s = customer_letter(category, text, tone)
+    assert "order" not in (s.subject + s.letter).lower() and "[order number]" not in s.to_fill
+    assert s.lint == (), [f.message for f in s.lint]
+    s = customer_letter(category, text + " It was about my order.", tone)
+    assert "[order number]" in s.to_fill

@@ -119,6 +119,7 @@ def ticket_facts(found: facts_mod.Facts) -> dict:
         "customer_date": found.customer_date,
         "discount": found.discount, "discount_code": found.discount_code, "app": found.app,
         "food": found.food, "software": found.software, "travel": found.travel,
+        "mentions_order": found.mentions_order,
     }
 
 

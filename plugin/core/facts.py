@@ -111,6 +111,7 @@ class Facts:
     food: bool = False  # the order is a meal (a takeaway, a food-delivery app)
     software: bool = False  # the fault is in software: a game, an update, firmware
     travel: bool = False  # air travel: a flight, an airline
+    mentions_order: bool = False  # the customer speaks of an order, a purchase or a delivery
 
     def amount(self, role: str) -> str:
         """The first amount the ticket gives in this role, or ""."""
@@ -128,6 +129,9 @@ FOOD = re.compile(
     r"\b(?:food|meals?|pizzas?|burgers?|biryani|biriyani|curry|sushi|noodles|fries|burritos?|sandwich(?:es)?"
     r"|takeaway|take-away|restaurants?|delivery (?:partner|boy|executive)|riders?|spill(?:ed|age|t)?"
     r"|zomato|swiggy|deliveroo|doordash|grubhub|uber ?eats|just ?eat|postmates)\b", re.I)
+# The customer speaks of an order (so a letter may ask for its number when the ticket gives none).
+ORDER_WORDS = re.compile(r"\b(?:orders?|ordered|ordering|purchased?|purchases|bought|parcels?|packages?|shipments?"
+                         r"|shipped|shipping|deliver(?:y|ed|ies)|items?|checkout|basket|cart)\b", re.I)
 # Air travel: a cancelled flight is not an order to restock or hold.
 TRAVEL = re.compile(r"\b(?:flights?|flightled|airlines?|airport|boarding pass|plane|aircraft|layover|cabin crew)\b",
                     re.I)
@@ -188,6 +192,7 @@ def extract(ticket: Ticket, order_field_id: str = "") -> Facts:
         discount=discount_in(text) or ("code" if code else ""), discount_code=code,
         app=bool(APP.search(text)) and not WEBSITE.search(text), food=bool(FOOD.search(text)),
         software=bool(SOFTWARE.search(text)), travel=bool(TRAVEL.search(text)),
+        mentions_order=bool(ORDER_WORDS.search(text)),
     )
 
 
