@@ -315,3 +315,26 @@ def test_a_letter_asks_for_no_order_number_where_there_was_no_order(category, te
     assert s.lint == (), [f.message for f in s.lint]
     s = customer_letter(category, text + " It was about my order.", tone)
     assert "[order number]" in s.to_fill
+
+
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+def test_a_dish_the_restaurant_ran_out_of_is_not_restocked(tone):
+    s = customer_letter("out_of_stock", "The restaurant accepted my order and an hour later said the biryani was "
+                        "out of stock.", tone)
+    assert "restock" not in s.letter and "new stock" not in s.letter and "[restock date]" not in s.to_fill
+    assert "[offer a swap for another dish]" in s.to_fill and "refund for the affected items" in s.note
+    assert s.lint == (), [f.message for f in s.lint]
+
+
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+def test_an_app_with_nothing_to_order_is_not_offered_an_order_by_email(tone):
+    s = customer_letter("website_issue", "Your streaming app will not even open on my TV since yesterday.", tone)
+    assert "order" not in s.letter
+    assert s.lint == (), [f.message for f in s.lint]
+    s = customer_letter("website_issue", "Checkout keeps failing when I try to order the lamp.", tone)
+    assert "place your order for you by email" in s.letter
+
+
+def test_a_delayed_flight_is_offered_a_credit_not_redone_work():
+    s = customer_letter("service_quality", "My flight was delayed five hours and nobody told us why.", "warm")
+    assert "goodwill credit" in s.note and "redoing" not in s.note

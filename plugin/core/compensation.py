@@ -41,11 +41,13 @@ FOOD_LADDER: dict[str, tuple[str, str]] = {
     "damaged_item": ("refund_items", "refund_items_and_credit"),
     "wrong_item": ("refund_items", "refund_items_and_credit"),
     "product_defect": ("refund_items", "refund_items_and_credit"),
+    "out_of_stock": ("refund_items", "credit"),
 }
 # A fault in software (facts.software) has no unit to replace: someone who sees it through.
 SOFTWARE_LADDER: dict[str, tuple[str, str]] = {"product_defect": ("priority_handling", "credit")}
-# A cancelled flight is not made up with a discount on a next order.
-TRAVEL_LADDER: dict[str, tuple[str, str]] = {"order_cancelled": ("credit", "credit")}
+# A cancelled or delayed flight is not made up with a discount on a next order or redone work.
+TRAVEL_LADDER: dict[str, tuple[str, str]] = {"order_cancelled": ("credit", "credit"),
+                                             "service_quality": ("credit", "credit")}
 LADDERS = {"food": FOOD_LADDER, "software": SOFTWARE_LADDER, "travel": TRAVEL_LADDER}
 
 # How each kind reads; {money} is the amount or the [amount] placeholder.
