@@ -338,3 +338,15 @@ def test_an_app_with_nothing_to_order_is_not_offered_an_order_by_email(tone):
 def test_a_delayed_flight_is_offered_a_credit_not_redone_work():
     s = customer_letter("service_quality", "My flight was delayed five hours and nobody told us why.", "warm")
     assert "goodwill credit" in s.note and "redoing" not in s.note
+
+
+@pytest.mark.parametrize("category", ["missed_deadline", "service_quality", "product_defect", "order_cancelled",
+                                      "out_of_stock"])
+def test_an_amount_the_ticket_does_not_call_a_payment_is_not_called_one(category):
+    """'$20,000' in a mortgage complaint may be a loan, a rate or a fee: only an amount the words
+    around it call a payment ("paid", "charged", "it cost") is quoted as what the customer paid."""
+    s = customer_letter(category, "The closing slipped past the agreed date and the rate went up on the $20000.00.",
+                        "warm")
+    assert "$20000.00" not in s.letter
+    s = customer_letter(category, "I paid $45.00 for it and the agreed date passed with nothing.", "warm")
+    assert s.lint == (), [f.message for f in s.lint]

@@ -72,7 +72,8 @@ ROLE_CUES = _cues(
     ("fee", _FEE), ("refund", r"refund(?:s|ed)?|reimburse(?:d|ment)?|money back"),
     ("shown", r"show(?:s|ed|n|ing)?|advertised|advertising|listed|displayed|quoted|price[ds]?|instead of|rather than"
               r"|expected|on (?:the|your) (?:site|website|app|page)|supposed to (?:be|cost)|should have (?:been|cost)"),
-    ("charged", r"charge[ds]?|overcharged|billed|debited|deducted|taken|took|paid|payments?|twice|double"),
+    ("charged", r"charge[ds]?|overcharged|billed|debited|deducted|taken|took|paid|payments?|twice|double"
+                r"|cost|costs|spent|bought|purchased|ordered|order"),
 )
 # The noun right after an amount ("the £7.95 express fee", "my £12 refund") names it before any
 # cue in front, within a few words and before the next clause.
