@@ -131,6 +131,7 @@ def test_the_promotion_code_is_quoted_as_written_or_not_at_all(text, code):
 def test_a_ticket_about_a_promotion_says_so():
     assert extract(ticket("My coupons were refused at the till")).discount == "coupon"  # as the customer named it
     assert extract(ticket("the promo code failed")).discount == "promo code"
+    assert extract(ticket("support says the offer ended but the advert runs to Friday")).discount == "offer"
     found = extract(ticket("code SAVE20 did nothing"))
     assert (found.discount, found.discount_code) == ("code", "SAVE20")
     assert not extract(ticket("You charged me twice for order 55821")).discount
@@ -149,6 +150,8 @@ def test_an_app_is_an_app_unless_the_website_is_named_too():
     ("My parcel is a week late and the courier will not answer", False),
     ("I needed the mixer for my daughter's birthday cake", False),  # a parcel, whatever it is for
     ("The set of dishes arrived with two plates broken", False),
+    ("The restaurant took an hour and a half to deliver", True),
+    ("You have removed the restaurant reviews from the app", False),  # a food app's own software
 ])
 def test_a_meal_is_told_apart_from_a_parcel(text, food):
     assert extract(ticket(text)).food is food

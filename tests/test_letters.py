@@ -350,3 +350,12 @@ def test_an_amount_the_ticket_does_not_call_a_payment_is_not_called_one(category
     assert "$20000.00" not in s.letter
     s = customer_letter(category, "I paid $45.00 for it and the agreed date passed with nothing.", "warm")
     assert s.lint == (), [f.message for f in s.lint]
+
+
+@pytest.mark.parametrize("no_fault", [False, True])
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+def test_a_cancelled_meal_is_refunded_and_nothing_is_held(tone, no_fault):
+    s = customer_letter("order_cancelled", "The restaurant cancelled my order after I waited an hour for my food.",
+                        tone, no_fault)
+    assert "[hold date]" not in s.to_fill and "meal" in s.letter and "refunded in full" in s.letter
+    assert s.lint == (), [f.message for f in s.lint]

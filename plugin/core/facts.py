@@ -126,10 +126,13 @@ class Facts:
 
 
 # A meal delivered (a takeaway, a food-delivery app): no parcel, carrier or warehouse in its letters.
+# The dish or the delivery rider says so; a restaurant or a food app's name only when the complaint is
+# not about software (a food app's review of its own app is not about a meal).
 FOOD = re.compile(
     r"\b(?:food|meals?|pizzas?|burgers?|biryani|biriyani|curry|sushi|noodles|fries|burritos?|sandwich(?:es)?"
-    r"|takeaway|take-away|restaurants?|delivery (?:partner|boy|executive)|riders?|spill(?:ed|age|t)?"
-    r"|zomato|swiggy|deliveroo|doordash|grubhub|uber ?eats|just ?eat|postmates)\b", re.I)
+    r"|takeaway|take-away|delivery (?:partner|boy|executive)|riders?|spill(?:ed|age|t)?)\b", re.I)
+FOOD_PLACE = re.compile(r"\b(?:restaurants?|zomato|swiggy|deliveroo|doordash|grubhub|uber ?eats|just ?eat|postmates)\b",
+                        re.I)
 # The customer speaks of an order (so a letter may ask for its number when the ticket gives none).
 ORDER_WORDS = re.compile(r"\b(?:orders?|ordered|ordering|purchased?|purchases|bought|parcels?|packages?|shipments?"
                          r"|shipped|shipping|deliver(?:y|ed|ies)|items?|checkout|basket|cart)\b", re.I)
@@ -147,7 +150,7 @@ APP = re.compile(r"\b(?:apps?|application on my phone)\b", re.I)
 WEBSITE = re.compile(r"\b(?:web ?site|site|web page|webpage|browser|online store|portal)\b", re.I)
 # A promotion the customer tried to use: a discount, promo, coupon or voucher code, or the coupon itself.
 DISCOUNT = re.compile(r"\b(?:(?:promo(?:tion(?:al)?)?|discount|voucher|coupon|offer|gift)\s+codes?|coupons?|vouchers?"
-                      r"|promo(?:tion)?s?|discounts?)\b", re.I)
+                      r"|promo(?:tion)?s?|discounts?|offers?|deals?)\b", re.I)
 # The code as written: capitals and digits right after "code" ("code WELCOME15", "code: 'SAVE20'"), a few
 # words after it when it has a digit ("the code from your email WELCOME15"), or just before it ("the
 # SPRING24 code"). Four or more characters with a letter: only digits would be a number.
@@ -191,7 +194,7 @@ def extract(ticket: Ticket, order_field_id: str = "") -> Facts:
         dates=tuple(dict.fromkeys(m.group(0) for m in DATE.finditer(text))),
         references=references, money=money, customer_date=customer_date, customer_deadline=deadline,
         discount=discount_in(text) or ("code" if code else ""), discount_code=code,
-        app=bool(APP.search(text)) and not WEBSITE.search(text), food=bool(FOOD.search(text)),
+        app=bool(APP.search(text)) and not WEBSITE.search(text), food=is_meal(text),
         software=bool(SOFTWARE.search(text)), travel=bool(TRAVEL.search(text)),
         mentions_order=bool(ORDER_WORDS.search(text)),
     )
@@ -255,6 +258,11 @@ def role_of(text: str, start: int, end: int) -> str:
     before = text[sentence_start:start]
     hits = [(-m.end(), order, role) for order, (role, cue) in enumerate(ROLE_CUES) for m in cue.finditer(before)]
     return min(hits)[2] if hits else ""
+
+
+def is_meal(text: str) -> bool:
+    """A dish or a delivery rider named; or a restaurant or food app, in a complaint not about software."""
+    return bool(FOOD.search(text) or FOOD_PLACE.search(text) and not SOFTWARE.search(text))
 
 
 def discount_in(text: str) -> str:
