@@ -172,3 +172,13 @@ def test_air_travel_is_told_apart():
     assert extract(ticket("Cancelled Flightled: my 6am to Denver never left")).travel
     assert extract(ticket("the airline lost my bag at the airport")).travel
     assert not extract(ticket("my order was cancelled the day before delivery")).travel
+
+
+@pytest.mark.parametrize("text, outage", [
+    ("internet has been down for almost 30 mins now", True),
+    ("My broadband keeps dropping every evening", True),
+    ("No service on my phone since this morning", True),
+    ("The cleaner left two hours early", False),
+])
+def test_a_service_that_went_down_is_told_apart(text, outage):
+    assert extract(ticket(text)).outage is outage

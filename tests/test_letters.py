@@ -167,10 +167,10 @@ def customer_letter(category, description, tone, no_fault=None, subject="Help"):
 
 @pytest.mark.parametrize("tone", ["warm", "formal"])
 def test_a_service_letter_names_no_order_the_ticket_never_had(tone):
-    """An outage or a delayed flight comes with no order number: the service_quality letter names
+    """A cleaning visit or a delayed flight comes with no order number: the service_quality letter names
     no reference then, rather than asking the agent for an "[order number]"; with one, it quotes it."""
-    s = customer_letter("service_quality", "My broadband has dropped every evening this week and I work from home.",
-                        tone, subject="Broadband down again")
+    s = customer_letter("service_quality", "The cleaners missed half the rooms and left two hours early.",
+                        tone, subject="Cleaning visit")
     assert "order" not in (s.subject + s.letter).lower() and "[order number]" not in s.to_fill
     assert s.subject == "Our service was not up to the standard you paid for"
     assert s.lint == (), [f.message for f in s.lint]
@@ -260,13 +260,13 @@ def test_compensation_for_a_meal_or_software_unless_the_admin_named_a_kind():
     from plugin.core.compensation import suggest
     from plugin.core.rules import Compensation
 
-    assert suggest("delivery_delay", Compensation(), kind_of_order="food").kind == "delivery_fee_refund"
+    assert suggest("delivery_delay", Compensation(), kinds=("food",)).kind == "delivery_fee_refund"
     assert suggest("delivery_delay", Compensation()).kind == "expedited_shipping"
-    assert suggest("wrong_item", Compensation(), repeat=True, kind_of_order="food").kind == "refund_items_and_credit"
-    assert suggest("product_defect", Compensation(), kind_of_order="software").kind == "priority_handling"
+    assert suggest("wrong_item", Compensation(), repeat=True, kinds=("food",)).kind == "refund_items_and_credit"
+    assert suggest("product_defect", Compensation(), kinds=("software",)).kind == "priority_handling"
     assert suggest("delivery_delay", Compensation(kind="credit", amount=5, currency="EUR"),
-                   kind_of_order="food").text == "a goodwill credit of EUR 5"
-    assert suggest("billing_error", Compensation(), kind_of_order="food").kind == "refund_overcharge"  # no food ladder
+                   kinds=("food",)).text == "a goodwill credit of EUR 5"
+    assert suggest("billing_error", Compensation(), kinds=("food",)).kind == "refund_overcharge"  # no food ladder
 
 
 @pytest.mark.parametrize("no_fault", [False, True])
@@ -358,4 +358,17 @@ def test_a_cancelled_meal_is_refunded_and_nothing_is_held(tone, no_fault):
     s = customer_letter("order_cancelled", "The restaurant cancelled my order after I waited an hour for my food.",
                         tone, no_fault)
     assert "[hold date]" not in s.to_fill and "meal" in s.letter and "refunded in full" in s.letter
+    assert s.lint == (), [f.message for f in s.lint]
+
+
+@pytest.mark.parametrize("no_fault", [False, True])
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+def test_a_service_that_went_down_is_restored_and_credited(tone, no_fault):
+    """Broadband or a mobile network that keeps going down (facts.outage) is restored, not redone:
+    no "if you would rather we did not try again", and a service credit to consider."""
+    s = customer_letter("service_quality", "My broadband has dropped every evening this week and I work from home.",
+                        tone, no_fault)
+    assert s.subject == "Your service going down, and what we are doing about it"
+    assert "try again" not in s.letter and "[what is being done to restore the service]" in s.to_fill
+    assert "service credit" in s.note and "redoing" not in s.note
     assert s.lint == (), [f.message for f in s.lint]

@@ -48,7 +48,10 @@ SOFTWARE_LADDER: dict[str, tuple[str, str]] = {"product_defect": ("priority_hand
 # A cancelled or delayed flight is not made up with a discount on a next order or redone work.
 TRAVEL_LADDER: dict[str, tuple[str, str]] = {"order_cancelled": ("credit", "credit"),
                                              "service_quality": ("credit", "credit")}
-LADDERS = {"food": FOOD_LADDER, "software": SOFTWARE_LADDER, "travel": TRAVEL_LADDER}
+# A service that went down (broadband, a mobile network) is made up with credit for the time lost.
+OUTAGE_LADDER: dict[str, tuple[str, str]] = {"service_quality": ("service_credit", "service_credit")}
+# In the order they are tried (compose.kinds_of_order): the first whose ladder has the category wins.
+LADDERS = {"food": FOOD_LADDER, "travel": TRAVEL_LADDER, "outage": OUTAGE_LADDER, "software": SOFTWARE_LADDER}
 
 # How each kind reads; {money} is the amount or the [amount] placeholder.
 WORDING: dict[str, tuple[str, bool]] = {
@@ -89,15 +92,14 @@ class Offer:
     in_letter: bool
 
 
-def suggest(category: str, settings: Compensation, repeat: bool = False, kind_of_order: str = "") -> Offer | None:
-    """The offer for this category under the rule's settings. `kind_of_order` ("food", "travel" or "software",
-    see `kind_of_order` in compose.py) takes that ladder where the category has one, unless the rule
-    names its own kind."""
+def suggest(category: str, settings: Compensation, repeat: bool = False, kinds: tuple[str, ...] = ()) -> Offer | None:
+    """The offer for this category under the rule's settings. `kinds` ("food", "travel", "outage",
+    "software": what the ticket is about, compose.kinds_of_order) take the first of their ladders
+    that has the category, unless the rule names its own kind."""
     if category not in LADDER and not settings.kind:
         return None  # a custom category offers compensation only when its rule names a kind
     level = 2 if repeat else 1
-    special = LADDERS.get(kind_of_order, {})
-    ladder = special if category in special else LADDER
+    ladder = next((LADDERS[k] for k in kinds if category in LADDERS.get(k, {})), LADDER)
     kind = settings.kind or ladder[category][level - 1]
     if repeat and settings.kind:
         # The admin picked one kind: stepping up means the repeat amount, if set.

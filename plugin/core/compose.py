@@ -102,11 +102,12 @@ def audience_for(ticket: Ticket, configured: str) -> str:
     return "client" if ticket.organization else "customer"
 
 
-def kind_of_order(found: facts_mod.Facts) -> str:
-    """"food" (a meal), "travel" (a flight), "software" (a game, an update, firmware) or "" (goods):
-    the letters and the compensation ladder differ for the first three. A meal wins: a food app's
-    review names the app."""
-    return "food" if found.food else "travel" if found.travel else "software" if found.software else ""
+def kinds_of_order(found: facts_mod.Facts) -> tuple[str, ...]:
+    """What the ticket is about beyond goods, in the order the letters and the compensation ladders
+    (compensation.LADDERS) prefer them: a meal, a flight, a service outage, software. A meal comes
+    first: a food app's review names the app."""
+    flags = {"food": found.food, "travel": found.travel, "outage": found.outage, "software": found.software}
+    return tuple(kind for kind in comp.LADDERS if flags[kind])
 
 
 def ticket_facts(found: facts_mod.Facts) -> dict:
@@ -119,7 +120,7 @@ def ticket_facts(found: facts_mod.Facts) -> dict:
         "customer_date": found.customer_date,
         "discount": found.discount, "discount_code": found.discount_code, "app": found.app,
         "food": found.food, "software": found.software, "travel": found.travel,
-        "mentions_order": found.mentions_order,
+        "outage": found.outage, "mentions_order": found.mentions_order,
     }
 
 
@@ -140,7 +141,7 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
     repeat = previous is not None
     found = facts_mod.extract(ticket, options.order_field_id)
     offer = None if general else comp.suggest(category, rule.compensation, repeat=repeat,
-                                                 kind_of_order=kind_of_order(found))
+                                                 kinds=kinds_of_order(found))
     incident = None if general else rules.incident(category, now)
     asks = asks_mod.extract(ticket.subject, ticket.description)
     answered = asks_mod.for_letter(asks, rules.commitment)

@@ -112,6 +112,7 @@ class Facts:
     food: bool = False  # the order is a meal (a takeaway, a food-delivery app)
     software: bool = False  # the fault is in software: a game, an update, firmware
     travel: bool = False  # air travel: a flight, an airline
+    outage: bool = False  # a service that went down: broadband, a mobile network
     mentions_order: bool = False  # the customer speaks of an order, a purchase or a delivery
 
     def amount(self, role: str) -> str:
@@ -138,6 +139,10 @@ ORDER_WORDS = re.compile(r"\b(?:orders?|ordered|ordering|purchased?|purchases|bo
                          r"|shipped|shipping|deliver(?:y|ed|ies)|items?|checkout|basket|cart)\b", re.I)
 # Air travel: a cancelled flight is not an order to restock or hold.
 TRAVEL = re.compile(r"\b(?:flights?|flightled|airlines?|airport|boarding pass|plane|aircraft|layover|cabin crew)\b",
+                    re.I)
+# A service that went down or keeps dropping: broadband, a mobile network, TV.
+OUTAGE = re.compile(r"\b(?:outages?|internet|broadband|wi-?fi|network|signal|no service|cable|connection"
+                    r"|(?:is|was|been|keeps?|kept|going|went|goes) (?:down|offline)|cutting out|cuts? out|dropping)\b",
                     re.I)
 # A fault in software (a game, an update, firmware): no unit to send back or replace.
 SOFTWARE = re.compile(
@@ -195,7 +200,7 @@ def extract(ticket: Ticket, order_field_id: str = "") -> Facts:
         references=references, money=money, customer_date=customer_date, customer_deadline=deadline,
         discount=discount_in(text) or ("code" if code else ""), discount_code=code,
         app=bool(APP.search(text)) and not WEBSITE.search(text), food=is_meal(text),
-        software=bool(SOFTWARE.search(text)), travel=bool(TRAVEL.search(text)),
+        software=bool(SOFTWARE.search(text)), travel=bool(TRAVEL.search(text)), outage=bool(OUTAGE.search(text)),
         mentions_order=bool(ORDER_WORDS.search(text)),
     )
 
