@@ -372,3 +372,23 @@ def test_a_service_that_went_down_is_restored_and_credited(tone, no_fault):
     assert "try again" not in s.letter and "[what is being done to restore the service]" in s.to_fill
     assert "service credit" in s.note and "redoing" not in s.note
     assert s.lint == (), [f.message for f in s.lint]
+
+
+@pytest.mark.parametrize("no_fault", [False, True])
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+def test_luggage_is_traced_or_claimed_for_not_reshipped(tone, no_fault):
+    """Luggage on a flight (facts.luggage) that did not arrive is traced by the baggage team, and one
+    that arrived damaged gets a damage claim; no carrier, parcel, warehouse or returns label."""
+    late = customer_letter("delivery_delay", "Our flight landed an hour ago and still no luggage on the carousel.",
+                           tone, no_fault)
+    damaged = customer_letter("damaged_item", "My suitcase came off the flight with a broken handle.", tone, no_fault)
+    for s in (late, damaged):
+        words = (s.subject + s.letter).lower()
+        for parcel_word in ("parcel", "carrier", "warehouse", "returns label", "order"):
+            assert parcel_word not in words, parcel_word
+        assert s.lint == (), [f.message for f in s.lint]
+    assert "baggage team" in late.letter and "essentials" in late.note
+    assert "damage claim" in damaged.letter
+    # a late flight filed as a delivery delay is not told about luggage
+    flight = customer_letter("delivery_delay", "My flight to Denver is three hours late again.", tone, no_fault)
+    assert "luggage" not in flight.letter.lower() and "essentials" not in flight.note

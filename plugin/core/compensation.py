@@ -48,10 +48,14 @@ SOFTWARE_LADDER: dict[str, tuple[str, str]] = {"product_defect": ("priority_hand
 # A cancelled or delayed flight is not made up with a discount on a next order or redone work.
 TRAVEL_LADDER: dict[str, tuple[str, str]] = {"order_cancelled": ("credit", "credit"),
                                              "service_quality": ("credit", "credit")}
+# Luggage that did not arrive leaves the traveller buying what they need meanwhile.
+LUGGAGE_LADDER: dict[str, tuple[str, str]] = {"delivery_delay": ("essentials_refund", "essentials_refund_and_credit"),
+                                              "damaged_item": ("credit", "credit")}
 # A service that went down (broadband, a mobile network) is made up with credit for the time lost.
 OUTAGE_LADDER: dict[str, tuple[str, str]] = {"service_quality": ("service_credit", "service_credit")}
 # In the order they are tried (compose.kinds_of_order): the first whose ladder has the category wins.
-LADDERS = {"food": FOOD_LADDER, "travel": TRAVEL_LADDER, "outage": OUTAGE_LADDER, "software": SOFTWARE_LADDER}
+LADDERS = {"food": FOOD_LADDER, "luggage": LUGGAGE_LADDER, "travel": TRAVEL_LADDER, "outage": OUTAGE_LADDER,
+           "software": SOFTWARE_LADDER}
 
 # How each kind reads; {money} is the amount or the [amount] placeholder.
 WORDING: dict[str, tuple[str, bool]] = {
@@ -66,6 +70,9 @@ WORDING: dict[str, tuple[str, bool]] = {
     "refund": ("a full refund of {money}", True),
     "delivery_fee_refund": ("a refund of the delivery fee ({money})", True),
     "refund_items": ("a refund for the affected items ({money})", True),
+    "essentials_refund": ("a refund of the essentials bought while waiting for the luggage ({money})", True),
+    "essentials_refund_and_credit": ("a refund of the essentials bought while waiting plus a goodwill credit of {money}",
+                                     True),
     "refund_items_and_credit": ("a refund for the affected items plus a goodwill credit of {money}", True),
     "credit": ("a goodwill credit of {money}", True),
     "refund_difference": ("a refund of the price difference ({money})", True),
@@ -93,8 +100,8 @@ class Offer:
 
 
 def suggest(category: str, settings: Compensation, repeat: bool = False, kinds: tuple[str, ...] = ()) -> Offer | None:
-    """The offer for this category under the rule's settings. `kinds` ("food", "travel", "outage",
-    "software": what the ticket is about, compose.kinds_of_order) take the first of their ladders
+    """The offer for this category under the rule's settings. `kinds` ("food", "luggage", "travel",
+    "outage", "software": what the ticket is about, compose.kinds_of_order) take the first of their ladders
     that has the category, unless the rule names its own kind."""
     if category not in LADDER and not settings.kind:
         return None  # a custom category offers compensation only when its rule names a kind

@@ -104,9 +104,10 @@ def audience_for(ticket: Ticket, configured: str) -> str:
 
 def kinds_of_order(found: facts_mod.Facts) -> tuple[str, ...]:
     """What the ticket is about beyond goods, in the order the letters and the compensation ladders
-    (compensation.LADDERS) prefer them: a meal, a flight, a service outage, software. A meal comes
+    (compensation.LADDERS) prefer them: a meal, luggage, a flight, a service outage, software. A meal comes
     first: a food app's review names the app."""
-    flags = {"food": found.food, "travel": found.travel, "outage": found.outage, "software": found.software}
+    flags = {"food": found.food, "luggage": found.luggage, "travel": found.travel, "outage": found.outage,
+             "software": found.software}
     return tuple(kind for kind in comp.LADDERS if flags[kind])
 
 
@@ -120,7 +121,8 @@ def ticket_facts(found: facts_mod.Facts) -> dict:
         "customer_date": found.customer_date,
         "discount": found.discount, "discount_code": found.discount_code, "app": found.app,
         "food": found.food, "software": found.software, "travel": found.travel,
-        "outage": found.outage, "mentions_order": found.mentions_order,
+        "outage": found.outage, "luggage": found.luggage and not found.food,
+        "mentions_order": found.mentions_order,
     }
 
 

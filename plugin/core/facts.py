@@ -113,6 +113,7 @@ class Facts:
     software: bool = False  # the fault is in software: a game, an update, firmware
     travel: bool = False  # air travel: a flight, an airline
     outage: bool = False  # a service that went down: broadband, a mobile network
+    luggage: bool = False  # luggage on a flight (travel and a bag, a suitcase, baggage)
     mentions_order: bool = False  # the customer speaks of an order, a purchase or a delivery
 
     def amount(self, role: str) -> str:
@@ -144,6 +145,8 @@ TRAVEL = re.compile(r"\b(?:flights?|flightled|airlines?|airport|boarding pass|pl
 OUTAGE = re.compile(r"\b(?:outages?|internet|broadband|wi-?fi|network|signal|no service|cable|connection"
                     r"|(?:is|was|been|keeps?|kept|going|went|goes) (?:down|offline)|cutting out|cuts? out|dropping)\b",
                     re.I)
+# Luggage on a flight: traced or claimed for by the airline, not re-sent from a warehouse.
+LUGGAGE = re.compile(r"\b(?:luggage|baggage|bags?|suitcases?|checked (?:in )?(?:case|item)s?|carousel)\b", re.I)
 # A fault in software (a game, an update, firmware): no unit to send back or replace.
 SOFTWARE = re.compile(
     r"\b(?:software|firmware|glitch\w*|bugs?|buggy|patch(?:ed)?|games?|in-game|ios|android|windows|apps?"
@@ -201,6 +204,7 @@ def extract(ticket: Ticket, order_field_id: str = "") -> Facts:
         discount=discount_in(text) or ("code" if code else ""), discount_code=code,
         app=bool(APP.search(text)) and not WEBSITE.search(text), food=is_meal(text),
         software=bool(SOFTWARE.search(text)), travel=bool(TRAVEL.search(text)), outage=bool(OUTAGE.search(text)),
+        luggage=bool(TRAVEL.search(text) and LUGGAGE.search(text)),
         mentions_order=bool(ORDER_WORDS.search(text)),
     )
 
