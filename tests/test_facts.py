@@ -4,7 +4,7 @@ the date the customer gave (issue 13)."""
 import pytest
 
 from plugin.core.compose import compose
-from plugin.core.facts import Reference, amounts_in, customer_date_in, discount_code_in, extract, references_in
+from plugin.core.facts import Reference, amounts_in, customer_date_in, extract, references_in
 from plugin.models import Classification, Person, Ticket
 
 
@@ -110,75 +110,3 @@ def test_the_letter_gets_the_ticket_facts_and_may_quote_the_references():
 def test_a_duplicate_charge_is_the_refund_owed_and_no_other_overcharge_is(text, refund):
     found = extract(Ticket(id="1", subject="", description=text, requester=Person()))
     assert found.amount("refund") == refund
-
-
-@pytest.mark.parametrize("text, code", [
-    ("code WELCOME15 says invalid", "WELCOME15"),
-    ("promo code: 'SAVE20' failed at checkout", "SAVE20"),
-    ("The discount code from your newsletter WELCOME15 says invalid", "WELCOME15"),
-    ("the SPRING24 code did not work", "SPRING24"),
-    ("the code BOGO-2 is invalid", "BOGO-2"),
-    ("THIS CODE DOES NOT WORK", ""),  # shouting, not a code
-    ("my code 123456 failed", ""),  # a number, not a promotion code
-    ("error code E404 on the payment page", ""),
-    ("my confirmation code XK12B9 is not accepted", ""),
-    ("the 2FA code never arrives", ""),
-])
-def test_the_promotion_code_is_quoted_as_written_or_not_at_all(text, code):
-    assert discount_code_in(text) == code
-
-
-def test_a_ticket_about_a_promotion_says_so():
-    assert extract(ticket("My coupons were refused at the till")).discount == "coupon"  # as the customer named it
-    assert extract(ticket("the promo code failed")).discount == "promo code"
-    assert extract(ticket("support says the offer ended but the advert runs to Friday")).discount == "offer"
-    found = extract(ticket("code SAVE20 did nothing"))
-    assert (found.discount, found.discount_code) == ("code", "SAVE20")
-    assert not extract(ticket("You charged me twice for order 55821")).discount
-
-
-def test_an_app_is_an_app_unless_the_website_is_named_too():
-    assert extract(ticket("Your iOS app crashes when I open the basket")).app
-    assert not extract(ticket("The app and the website both fail at checkout")).app
-    assert not extract(ticket("I applied the code twice")).app
-
-
-@pytest.mark.parametrize("text, food", [
-    ("Ordered pizza at 7, the delivery partner turned up at 9", True),
-    ("My biryani arrived spilled all over the bag", True),
-    ("The restaurant sent the wrong dish and the fries were missing", True),
-    ("My parcel is a week late and the courier will not answer", False),
-    ("I needed the mixer for my daughter's birthday cake", False),  # a parcel, whatever it is for
-    ("The set of dishes arrived with two plates broken", False),
-    ("The restaurant took an hour and a half to deliver", True),
-    ("You have removed the restaurant reviews from the app", False),  # a food app's own software
-])
-def test_a_meal_is_told_apart_from_a_parcel(text, food):
-    assert extract(ticket(text)).food is food
-
-
-@pytest.mark.parametrize("text, software", [
-    ("Just updated to iOS 11.2 and my keyboard is glitchy", True),
-    ("The game freezes every time I load a save", True),
-    ("Since the update the printer will not connect", True),
-    ("My kettle stopped heating after two days", False),
-    ("Any update on my broken blender? It still leaks", False),  # asking for news, not a software update
-])
-def test_a_software_fault_is_told_apart_from_a_broken_thing(text, software):
-    assert extract(ticket(text)).software is software
-
-
-def test_air_travel_is_told_apart():
-    assert extract(ticket("Cancelled Flightled: my 6am to Denver never left")).travel
-    assert extract(ticket("the airline lost my bag at the airport")).travel
-    assert not extract(ticket("my order was cancelled the day before delivery")).travel
-
-
-@pytest.mark.parametrize("text, outage", [
-    ("internet has been down for almost 30 mins now", True),
-    ("My broadband keeps dropping every evening", True),
-    ("No service on my phone since this morning", True),
-    ("The cleaner left two hours early", False),
-])
-def test_a_service_that_went_down_is_told_apart(text, outage):
-    assert extract(ticket(text)).outage is outage

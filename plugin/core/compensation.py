@@ -1,11 +1,12 @@
 """Compensation in kind, per category, with a step up for repeat complaints. Pure.
 
-The kinds follow service-recovery research: money back for billing and pricing
-errors, a replacement or exchange for wrong, damaged or faulty goods, faster
-shipping for delays, redoing the work for service failures, priority handling
-for slow support and for a fault in software; for a meal delivered late, damaged, wrong or not fit to eat, money back for the
-affected part of the order. Amounts and caps come only from the admin's rules; without
-them the suggestion carries an [amount] placeholder, never a guess.
+The kinds follow service-recovery research: money back for billing and pricing errors, a
+replacement or exchange for wrong, damaged or faulty goods, faster shipping for delays, redoing
+the work for service failures, priority handling for slow support and for a fault in software.
+What the ticket is about (plugin/core/topics.py) changes the ladder: money back for a meal that was
+late, damaged, wrong or not fit to eat; a credit for a cancelled or delayed flight; essentials for
+luggage that did not arrive; a service credit for an outage. Amounts and caps come only from the
+admin's rules; without them the suggestion carries an [amount] placeholder, never a guess.
 """
 
 from __future__ import annotations
@@ -71,8 +72,8 @@ WORDING: dict[str, tuple[str, bool]] = {
     "delivery_fee_refund": ("a refund of the delivery fee ({money})", True),
     "refund_items": ("a refund for the affected items ({money})", True),
     "essentials_refund": ("a refund of the essentials bought while waiting for the luggage ({money})", True),
-    "essentials_refund_and_credit": ("a refund of the essentials bought while waiting plus a goodwill credit of {money}",
-                                     True),
+    "essentials_refund_and_credit": (
+        "a refund of the essentials bought while waiting plus a goodwill credit of {money}", True),
     "refund_items_and_credit": ("a refund for the affected items plus a goodwill credit of {money}", True),
     "credit": ("a goodwill credit of {money}", True),
     "refund_difference": ("a refund of the price difference ({money})", True),

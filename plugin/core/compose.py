@@ -13,7 +13,7 @@ gets the generic `_custom.<audience>.txt.j2`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 
@@ -26,6 +26,7 @@ from plugin.core.lint import Finding, lint
 from plugin.core.paths import TEMPLATES_DIR
 from plugin.core.rules import GENERAL_LETTER, Rules, default_rules, is_custom
 from plugin.core.sandbox import LetterSandbox, render
+from plugin.core.topics import Topics
 from plugin.errors import LetterOverBudget
 from plugin.models import AUDIENCES, GENERAL, Ask, Classification, Previous, Suggestion, Ticket
 
@@ -102,13 +103,11 @@ def audience_for(ticket: Ticket, configured: str) -> str:
     return "client" if ticket.organization else "customer"
 
 
-def kinds_of_order(found: facts_mod.Facts) -> tuple[str, ...]:
+def kinds_of_order(topics: Topics) -> tuple[str, ...]:
     """What the ticket is about beyond goods, in the order the letters and the compensation ladders
-    (compensation.LADDERS) prefer them: a meal, luggage, a flight, a service outage, software. A meal comes
-    first: a food app's review names the app."""
-    flags = {"food": found.food, "luggage": found.luggage, "travel": found.travel, "outage": found.outage,
-             "software": found.software}
-    return tuple(kind for kind in comp.LADDERS if flags[kind])
+    (compensation.LADDERS) prefer them: a meal, luggage, a flight, a service outage, software. A meal
+    comes first: a food app's review names the app."""
+    return tuple(kind for kind in comp.LADDERS if getattr(topics, kind))
 
 
 def ticket_facts(found: facts_mod.Facts) -> dict:
@@ -119,10 +118,8 @@ def ticket_facts(found: facts_mod.Facts) -> dict:
         "reference": found.reference,
         **{f"amount_{role}": found.amount(role) for role in facts_mod.AMOUNT_ROLES},
         "customer_date": found.customer_date,
-        "discount": found.discount, "discount_code": found.discount_code, "app": found.app,
-        "food": found.food, "software": found.software, "travel": found.travel,
-        "outage": found.outage, "luggage": found.luggage and not found.food,
-        "mentions_order": found.mentions_order,
+        # What the ticket is about (topics.py): the letters fit a meal, a flight, an outage, software.
+        **asdict(found.topics),
     }
 
 
@@ -143,7 +140,7 @@ def compose(ticket: Ticket, classification: Classification, marker: str, *, rule
     repeat = previous is not None
     found = facts_mod.extract(ticket, options.order_field_id)
     offer = None if general else comp.suggest(category, rule.compensation, repeat=repeat,
-                                                 kinds=kinds_of_order(found))
+                                                 kinds=kinds_of_order(found.topics))
     incident = None if general else rules.incident(category, now)
     asks = asks_mod.extract(ticket.subject, ticket.description)
     answered = asks_mod.for_letter(asks, rules.commitment)
