@@ -392,3 +392,34 @@ def test_luggage_is_traced_or_claimed_for_not_reshipped(tone, no_fault):
     # a late flight filed as a delivery delay is not told about luggage
     flight = customer_letter("delivery_delay", "My flight to Denver is three hours late again.", tone, no_fault)
     assert "luggage" not in flight.letter.lower() and "essentials" not in flight.note
+
+
+TOPIC_TICKETS = {  # one ticket per topic (plugin/core/topics.py) that switches a letter's wording
+    "food": "The restaurant sent my pizza an hour late, cold, with the fries missing.",
+    "luggage": "My suitcase did not come off the flight and the bag I did get was broken.",
+    "travel": "The airline cancelled my flight BA0229 and I had to rebook.",
+    "outage": "My broadband keeps going down every evening.",
+    "software": "Since the latest update the game crashes on start.",
+    "discount": "The promo code SAVE20 was refused at checkout.",
+    "no order": "The loan officer told me the rate was fixed and it has gone up.",
+}
+
+
+@pytest.mark.parametrize("topic", sorted(TOPIC_TICKETS))
+@pytest.mark.parametrize("category", sorted(CATEGORIES))
+def test_every_topic_branch_lints_clean_in_every_variant(category, topic):
+    """Each category's customer letter for each topic, in every tone, fault wording and repeat state:
+    `amends lint` renders only its two sample tickets, so the topics' branches are checked here."""
+    from plugin.models import Previous
+
+    previous = Previous("1", datetime(2026, 11, 1, tzinfo=timezone.utc), category)
+    for tone in ("warm", "formal"):
+        for no_fault in (False, True):
+            for repeat in (None, previous):
+                s = compose(Ticket(id="1", subject="Help", description=TOPIC_TICKETS[topic],
+                                   requester=Person(id="7", name="Jo Tester")),
+                            Classification(category, 0.9), "m", audience="customer", tone=tone, no_fault=no_fault,
+                            previous=repeat, options=Options(company_name="Northwind Goods"))
+                assert s.lint == (), (tone, no_fault, bool(repeat), [f.message for f in s.lint])
+                assert 60 <= len(s.letter.split()) <= 250
+                assert not DONE.search(s.letter), DONE.search(s.letter).group(0)
