@@ -22,7 +22,7 @@ FOOD_PLACE = re.compile(r"\b(?:restaurants?|zomato|swiggy|deliveroo|doordash|gru
                         re.I)
 # The customer speaks of an order (so a letter may ask for its number when the ticket gives none).
 ORDER_WORDS = re.compile(r"\b(?:orders?|ordered|ordering|purchased?|purchases|bought|parcels?|packages?|shipments?"
-                         r"|shipped|shipping|deliver(?:y|ed|ies)|items?|checkout|basket|cart)\b", re.I)
+                         r"|shipped|shipping|deliver(?:y|ed|ies)|items?|checkout|basket|cart|returned (?:the|it|my|them|both|all))\b", re.I)
 # Air travel: a cancelled flight is not an order to restock or hold.
 TRAVEL = re.compile(r"\b(?:flights?|flightled|airlines?|airport|boarding pass|plane|aircraft|layover|cabin crew)\b",
                     re.I)
