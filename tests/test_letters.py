@@ -402,6 +402,7 @@ TOPIC_TICKETS = {  # one ticket per topic (plugin/core/topics.py) that switches 
     "software": "Since the latest update the game crashes on start.",
     "discount": "The promo code SAVE20 was refused at checkout.",
     "no order": "The loan officer told me the rate was fixed and it has gone up.",
+    "identity": "There are accounts on my credit report that are not mine: this is identity theft.",
 }
 
 
@@ -423,3 +424,18 @@ def test_every_topic_branch_lints_clean_in_every_variant(category, topic):
                 assert s.lint == (), (tone, no_fault, bool(repeat), [f.message for f in s.lint])
                 assert 60 <= len(s.letter.split()) <= 250
                 assert not DONE.search(s.letter), DONE.search(s.letter).group(0)
+
+
+@pytest.mark.parametrize("no_fault", [False, True])
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+def test_fraud_in_the_customers_name_is_not_answered_with_a_password_reset(tone, no_fault):
+    """Identity theft or charges the customer never made (topics.identity) go to the fraud team; a
+    login taken over keeps the sign-out-everywhere letter."""
+    s = customer_letter("security_incident", "Two accounts on my credit file do not belong to me: identity theft.",
+                        tone, no_fault)
+    assert s.subject.startswith("Your report of fraud")
+    assert "password" not in s.letter and "sign your account out" not in s.letter
+    assert "[what the fraud team will do about it]" in s.to_fill
+    assert s.lint == (), [f.message for f in s.lint]
+    s = customer_letter("security_incident", "Someone hacked my account and changed my password.", tone, no_fault)
+    assert "sign your account out on every device" in s.letter

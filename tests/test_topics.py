@@ -76,3 +76,13 @@ def test_air_travel_is_told_apart():
 ])
 def test_a_service_that_went_down_is_told_apart(text, outage):
     assert topics_of(text).outage is outage
+
+
+@pytest.mark.parametrize("text, identity", [
+    ("There are accounts on my credit report that are not mine", True),
+    ("My card was charged for two orders we never placed", True),
+    ("They let someone steal my phone number", True),
+    ("Someone hacked my account and changed the password", False),  # a login taken over
+])
+def test_fraud_in_the_customers_name_is_told_apart_from_a_login_taken_over(text, identity):
+    assert topics_of(text).identity is identity

@@ -1,5 +1,6 @@
 """What a ticket is about, beyond its category: a meal, a flight and its luggage, a service that went
-down, software, an app rather than a website, an order at all, a promotion and its code. Pure.
+down, software, fraud in the customer's name, an app rather than a website, an order at all, a
+promotion and its code. Pure.
 
 The letters read these to fit the ticket (a late meal has no parcel or carrier; a cancelled flight is
 not restocked; a loan has no order number) and the compensation ladders to suggest what fits
@@ -32,6 +33,13 @@ OUTAGE = re.compile(r"\b(?:outages?|internet|broadband|wi-?fi|network|signal|no 
                     re.I)
 # Luggage on a flight: traced or claimed for by the airline, not re-sent from a warehouse.
 LUGGAGE = re.compile(r"\b(?:luggage|baggage|bags?|suitcases?|checked (?:in )?(?:case|item)s?|carousel)\b", re.I)
+# Fraud in the customer's name rather than a login taken over: identity theft, accounts or charges the
+# customer never made, a stolen phone number. No password reset puts that right.
+IDENTITY = re.compile(
+    r"\b(?:identity theft|stolen identity|stole my identity|in my name|(?:does|do|did) not belong to me"
+    r"|not mine|credit (?:report|file)|fraud alert|fraudulent(?:ly)?|unauthori[sz]ed (?:charges?|inquir\w+"
+    r"|purchases?|transactions?|accounts?|payments?)|never (?:placed|made|opened|authori[sz]ed)"
+    r"|(?:stole|steal|stolen|gave away|gave) my (?:phone )?number|sim swap\w*)", re.I)
 # A fault in software (a game, an update, firmware): no unit to send back or replace.
 SOFTWARE = re.compile(
     r"\b(?:software|firmware|glitch\w*|bugs?|buggy|patch(?:ed)?|games?|in-game|ios|android|windows|apps?"
@@ -65,6 +73,7 @@ class Topics:
     travel: bool = False  # air travel: a flight, an airline
     outage: bool = False  # a service that went down: broadband, a mobile network
     luggage: bool = False  # luggage on a flight (travel and a bag, a suitcase, baggage; not a meal)
+    identity: bool = False  # fraud in the customer's name: identity theft, charges or accounts never made
     app: bool = False  # the customer wrote about an app, not a website
     mentions_order: bool = False  # the customer speaks of an order, a purchase or a delivery
     discount: str = ""  # what the customer called the promotion they tried to use: "coupon", "promo code", ...
@@ -77,6 +86,7 @@ def topics_of(text: str) -> Topics:
     return Topics(
         food=food, software=bool(SOFTWARE.search(text)), travel=travel,
         outage=bool(OUTAGE.search(text)), luggage=travel and not food and bool(LUGGAGE.search(text)),
+        identity=bool(IDENTITY.search(text)),
         app=bool(APP.search(text)) and not WEBSITE.search(text), mentions_order=bool(ORDER_WORDS.search(text)),
         discount=discount_in(text) or ("code" if code else ""), discount_code=code,
     )
