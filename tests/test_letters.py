@@ -243,7 +243,7 @@ def test_a_website_letter_says_app_to_a_customer_who_wrote_about_the_app(tone):
     ("wrong_item", "I ordered a salad and the restaurant sent a burrito, and the fries were missing."),
 ])
 def test_a_meal_gets_no_parcel_carrier_or_warehouse(category, text, tone, no_fault):
-    """A food order (facts.food) is not chased with a carrier, re-sent from a warehouse or returned
+    """A food order (topics.food) is not chased with a carrier, re-sent from a warehouse or returned
     with a label: the letter speaks of the meal and leaves what to do about the order to the agent."""
     s = customer_letter(category, text, tone, no_fault)
     words = (s.subject + s.letter).lower()
@@ -272,7 +272,7 @@ def test_compensation_for_a_meal_or_software_unless_the_admin_named_a_kind():
 @pytest.mark.parametrize("no_fault", [False, True])
 @pytest.mark.parametrize("tone", ["warm", "formal"])
 def test_a_software_fault_gets_no_replacement_or_returns_label(tone, no_fault):
-    """A fault in software (facts.software: an update, a game, firmware) has no unit to send back:
+    """A fault in software (topics.software: an update, a game, firmware) has no unit to send back:
     the letter passes the report on and leaves the fix and any workaround to the agent."""
     s = customer_letter("product_defect", "Since the latest update my phone keyboard is glitchy and drops letters.",
                         tone, no_fault)
@@ -288,7 +288,7 @@ def test_a_software_fault_gets_no_replacement_or_returns_label(tone, no_fault):
 @pytest.mark.parametrize("no_fault", [False, True])
 @pytest.mark.parametrize("tone", ["warm", "formal"])
 def test_a_cancelled_flight_is_not_an_order_to_restock(tone, no_fault):
-    """A flight the airline cancelled (facts.travel) gets another flight or the fare back, and names
+    """A flight the airline cancelled (topics.travel) gets another flight or the fare back, and names
     the booking only when the ticket gives one; no order number, restocked item or hold date."""
     s = customer_letter("order_cancelled", "My flight from MAN to LHR on Nov 3 was cancelled and I had to rebook.",
                         tone, no_fault)
@@ -364,7 +364,7 @@ def test_a_cancelled_meal_is_refunded_and_nothing_is_held(tone, no_fault):
 @pytest.mark.parametrize("no_fault", [False, True])
 @pytest.mark.parametrize("tone", ["warm", "formal"])
 def test_a_service_that_went_down_is_restored_and_credited(tone, no_fault):
-    """Broadband or a mobile network that keeps going down (facts.outage) is restored, not redone:
+    """Broadband or a mobile network that keeps going down (topics.outage) is restored, not redone:
     no "if you would rather we did not try again", and a service credit to consider."""
     s = customer_letter("service_quality", "My broadband has dropped every evening this week and I work from home.",
                         tone, no_fault)
@@ -377,7 +377,7 @@ def test_a_service_that_went_down_is_restored_and_credited(tone, no_fault):
 @pytest.mark.parametrize("no_fault", [False, True])
 @pytest.mark.parametrize("tone", ["warm", "formal"])
 def test_luggage_is_traced_or_claimed_for_not_reshipped(tone, no_fault):
-    """Luggage on a flight (facts.luggage) that did not arrive is traced by the baggage team, and one
+    """Luggage on a flight (topics.luggage) that did not arrive is traced by the baggage team, and one
     that arrived damaged gets a damage claim; no carrier, parcel, warehouse or returns label."""
     late = customer_letter("delivery_delay", "Our flight landed an hour ago and still no luggage on the carousel.",
                            tone, no_fault)

@@ -47,6 +47,7 @@ def test_an_app_is_an_app_unless_the_website_is_named_too():
     ("food", "The set of dishes arrived with two plates broken", False),
     ("food", "The restaurant took an hour and a half to deliver", True),
     ("food", "You have removed the restaurant reviews from the app", False),  # a food app's own software
+    ("food", "The driver cancelled on me and the rider fee stayed on my card", False),  # a ride, not a meal
     ("software", "Just updated to iOS 11.2 and my keyboard is glitchy", True),
     ("software", "The game freezes every time I load a save", True),
     ("software", "Since the update the printer will not connect", True),

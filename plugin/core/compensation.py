@@ -36,7 +36,7 @@ LADDER: dict[str, tuple[str, str]] = {
     "security_incident": ("security_support", "service_credit"),
 }
 
-# A meal (facts.food) is not re-shipped or exchanged: money back for the affected part of the order.
+# A meal (topics.food) is not re-shipped or exchanged: money back for the affected part of the order.
 FOOD_LADDER: dict[str, tuple[str, str]] = {
     "delivery_delay": ("delivery_fee_refund", "credit"),
     "damaged_item": ("refund_items", "refund_items_and_credit"),
@@ -44,7 +44,7 @@ FOOD_LADDER: dict[str, tuple[str, str]] = {
     "product_defect": ("refund_items", "refund_items_and_credit"),
     "out_of_stock": ("refund_items", "credit"),
 }
-# A fault in software (facts.software) has no unit to replace: someone who sees it through.
+# A fault in software (topics.software) has no unit to replace: someone who sees it through.
 SOFTWARE_LADDER: dict[str, tuple[str, str]] = {"product_defect": ("priority_handling", "credit")}
 # A cancelled or delayed flight is not made up with a discount on a next order or redone work.
 TRAVEL_LADDER: dict[str, tuple[str, str]] = {"order_cancelled": ("credit", "credit"),

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 # not about software (a food app's review of its own app is not about a meal).
 FOOD = re.compile(
     r"\b(?:food|meals?|pizzas?|burgers?|biryani|biriyani|curry|sushi|noodles|fries|burritos?|sandwich(?:es)?"
-    r"|takeaway|take-away|delivery (?:partner|boy|executive)|riders?|spill(?:ed|age|t)?)\b", re.I)
+    r"|takeaway|take-away|delivery (?:partner|boy|executive|rider)|spill(?:ed|age|t)?)\b", re.I)
 FOOD_PLACE = re.compile(r"\b(?:restaurants?|zomato|swiggy|deliveroo|doordash|grubhub|uber ?eats|just ?eat|postmates)\b",
                         re.I)
 # The customer speaks of an order (so a letter may ask for its number when the ticket gives none).
 ORDER_WORDS = re.compile(r"\b(?:orders?|ordered|ordering|purchased?|purchases|bought|parcels?|packages?|shipments?"
-                         r"|shipped|shipping|deliver(?:y|ed|ies)|items?|checkout|basket|cart|returned (?:the|it|my|them|both|all))\b", re.I)
+                         r"|shipped|shipping|deliver(?:y|ed|ies)|items?|checkout|basket|cart"
+                         r"|returned (?:the|it|my|them|both|all))\b", re.I)
 # Air travel: a cancelled flight is not an order to restock or hold.
 TRAVEL = re.compile(r"\b(?:flights?|flightled|airlines?|airport|boarding pass|plane|aircraft|layover|cabin crew)\b",
                     re.I)
