@@ -30,6 +30,7 @@ import math
 import sys
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,10 +151,8 @@ def main() -> None:
     scalings = Calibration(complaint=complaint, category=category, short_complaint=short_complaint,
                            category_disputed=disputed)
     complaint_threshold, per_category, default = choose(rows, scalings)
-    cal = Calibration(complaint=complaint, category=category, complaint_threshold=complaint_threshold,
-                      specific_threshold=default, specific_thresholds=tuple(sorted(per_category.items())),
-                      fingerprint=fingerprint(examples), short_complaint=short_complaint,
-                      category_disputed=disputed)
+    cal = replace(scalings, complaint_threshold=complaint_threshold, specific_threshold=default,
+                  specific_thresholds=tuple(sorted(per_category.items())), fingerprint=fingerprint(examples))
     data = cal.to_dict()
     data["held_out"] = {"examples": len(rows), "short_examples": len(short), "folds": FOLDS,
                         "disputed_complaints": sum(r[5] for r in complaints),
