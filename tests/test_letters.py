@@ -158,11 +158,11 @@ def test_a_second_complaint_is_acknowledged_in_every_letter():
         assert "You also mentioned" in s.letter and s.lint == (), category
 
 
-def customer_letter(category, description, tone, no_fault=None, subject="Help"):
+def customer_letter(category, description, tone, no_fault=None, subject="Help", previous=None):
     """One customer's letter for a ticket with these words, as the pipeline composes it."""
     ticket = Ticket(id="1", subject=subject, description=description, requester=Person(id="7", name="Jo Tester"))
     return compose(ticket, Classification(category, 0.9), "m", audience="customer", tone=tone, no_fault=no_fault,
-                   options=Options(company_name="Northwind Goods"))
+                   previous=previous, options=Options(company_name="Northwind Goods"))
 
 
 @pytest.mark.parametrize("tone", ["warm", "formal"])
@@ -417,10 +417,7 @@ def test_every_topic_branch_lints_clean_in_every_variant(category, topic):
     for tone in ("warm", "formal"):
         for no_fault in (False, True):
             for repeat in (None, previous):
-                s = compose(Ticket(id="1", subject="Help", description=TOPIC_TICKETS[topic],
-                                   requester=Person(id="7", name="Jo Tester")),
-                            Classification(category, 0.9), "m", audience="customer", tone=tone, no_fault=no_fault,
-                            previous=repeat, options=Options(company_name="Northwind Goods"))
+                s = customer_letter(category, TOPIC_TICKETS[topic], tone, no_fault, previous=repeat)
                 assert s.lint == (), (tone, no_fault, bool(repeat), [f.message for f in s.lint])
                 assert 60 <= len(s.letter.split()) <= 250
                 assert not DONE.search(s.letter), DONE.search(s.letter).group(0)
